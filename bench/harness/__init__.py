@@ -1,0 +1,1 @@
+"""The snowcdc benchmark harness: a throwaway cluster, workloads and measurement suites."""

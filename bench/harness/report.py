@@ -1,0 +1,131 @@
+"""Markdown results: a machine header, a summary and one table per workload, written to
+bench/results/ and, for full runs, copied between markers into bench/README.md."""
+
+import datetime
+import os
+import platform
+import re
+
+from . import cluster as cluster_mod
+from . import decode
+from . import stats
+
+
+def machine_lines(started, command, rounds, load_before, load_after):
+    cpu_model = "unknown"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as meminfo:
+        mem_kib = int(meminfo.readline().split()[1])
+    postgres = cluster_mod.run(
+        [os.path.join(cluster_mod.pg_bindir(), "postgres"), "--version"]).stdout.strip()
+    return [
+        "- Date: %s UTC" % started.strftime("%Y-%m-%d %H:%M"),
+        "- Command: `%s`" % command,
+        "- Machine: %d CPUs (`nproc`), %s, %.1f GiB RAM, Linux %s" % (
+            os.cpu_count(), cpu_model, mem_kib / 1024 / 1024, platform.release()),
+        "- PostgreSQL: %s" % postgres,
+        "- Load average (1 min) before / after: %.2f / %.2f (the machine is shared; medians of "
+        "%d interleaved rounds)" % (load_before, load_after, rounds),
+    ]
+
+
+def _fmt(value, digits=3):
+    if value is None:
+        return "n/a"
+    return "%.*f" % (digits, value)
+
+
+def _ratio(result, path, name, measure):
+    medians = {}
+    for contender in (name, "floor", "pgoutput"):
+        if contender not in result.by_contender:
+            return None
+        medians[contender] = decode.summarize(result, path, contender, measure)
+    return stats.overhead_ratio(medians[name], medians["floor"], medians["pgoutput"])
+
+
+def decode_markdown(results, contenders, header_lines):
+    lines = ["## Decoding", ""] + header_lines + [""]
+    lines += [
+        "Overhead over the floor as a ratio to pgoutput's, "
+        "(t_plugin - t_floor) / (t_pgoutput - t_floor), from median wall seconds "
+        "(CPU seconds of the server in parentheses). Below 1 means less work than pgoutput.",
+        "",
+    ]
+    names = [c.name for c in contenders if c.unavailable is None and c.name != "floor"]
+    lines.append("| contender | " + " | ".join(
+        "%s peek | %s walsender" % (r.workload.name, r.workload.name) for r in results) + " |")
+    lines.append("|---" * (1 + 2 * len(results)) + "|")
+    for name in names:
+        cells = []
+        for result in results:
+            for path in decode.PATHS:
+                cells.append("%s (%s)" % (_fmt(_ratio(result, path, name, "wall"), 2),
+                                          _fmt(_ratio(result, path, name, "server_cpu"), 2)))
+        lines.append("| %s | %s |" % (name, " | ".join(cells)))
+    lines.append("")
+    for contender in contenders:
+        if contender.unavailable is not None:
+            lines.append("- %s: not measured, %s" % (contender.name, contender.unavailable))
+    lines += ["", "Contenders: " + "; ".join(
+        "%s (%s)" % (c.name, c.note) for c in contenders if c.unavailable is None) + ".", ""]
+    for result in results:
+        lines += _workload_table(result, contenders)
+    return "\n".join(lines) + "\n"
+
+
+def _workload_table(result, contenders):
+    changes = result.changes
+    lines = [
+        "### %s" % result.workload.name,
+        "",
+        "%s. %d changes, %.1f MB of WAL, written in %.2f s." % (
+            result.workload.description, changes, result.wal_bytes / 1e6, result.load_seconds),
+        "",
+        "| contender | bytes/change | peek s | peek CPU s | peek changes/s | peek overhead "
+        "| walsender s | walsender CPU s | walsender changes/s | walsender overhead |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for contender in contenders:
+        if contender.name not in result.by_contender:
+            continue
+        outcome = result.by_contender[contender.name]
+        cells = [contender.name, _fmt(outcome.bytes / changes, 1)]
+        for path in decode.PATHS:
+            wall = decode.summarize(result, path, contender.name, "wall")
+            cpu = decode.summarize(result, path, contender.name, "server_cpu")
+            cells += [_fmt(wall), _fmt(cpu), "%.0f" % (changes / wall) if wall > 0 else "n/a",
+                      "%s (%s)" % (_fmt(_ratio(result, path, contender.name, "wall"), 2),
+                                   _fmt(_ratio(result, path, contender.name, "server_cpu"), 2))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def write_results(results_dir, started, scale, text):
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(results_dir, "%s-%s.md" % (started.strftime("%Y-%m-%d-%H%M"), scale))
+    with open(path, "w") as results_file:
+        results_file.write(text)
+    return path
+
+
+def update_readme(readme_path, suite, text):
+    """Replaces what lies between <!-- bench:SUITE:begin --> and <!-- bench:SUITE:end -->."""
+    begin, end = "<!-- bench:%s:begin -->" % suite, "<!-- bench:%s:end -->" % suite
+    with open(readme_path) as readme:
+        content = readme.read()
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(content):
+        raise RuntimeError("%s has no %s ... %s markers; add them where the table belongs"
+                           % (readme_path, begin, end))
+    content = pattern.sub(lambda _: begin + "\n" + text + end, content)
+    with open(readme_path, "w") as readme:
+        readme.write(content)
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)

@@ -1,0 +1,16 @@
+"""Small statistics shared by the suites."""
+
+import statistics
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def overhead_ratio(t_plugin, t_floor, t_pgoutput):
+    """(t_plugin - t_floor) / (t_pgoutput - t_floor): 1.0 means the same work over the floor
+    as pgoutput, below 1.0 less. None when pgoutput is not measurably above the floor."""
+    denominator = t_pgoutput - t_floor
+    if denominator <= 0:
+        return None
+    return (t_plugin - t_floor) / denominator
