@@ -1,0 +1,126 @@
+/*
+ * row_encoder.cpp
+ *		Row records of cdc-record-v1: envelope, key, row images and toast list, and the
+ *		snapshot entry point SnowcdcAppendRowRecord.
+ *
+ * The plugin's c/u/d records and the snapshot's r records are built by the same
+ * functions here, so that a row reads the same from either source.
+ */
+#include "record_writer.h"
+
+namespace snowcdc {
+namespace {
+
+/* True when the datum is a TOAST pointer to a value the WAL record does not carry. */
+bool IsUnchangedToast(const ColumnEncoder *column, bool isnull, Datum value) {
+    return column->varlena && !isnull && VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(value));
+}
+
+void AppendColumnValue(StringInfo out, const ColumnEncoder *column, bool isnull, Datum value,
+                       const SnowcdcEncoderOptions *opts) {
+    appendBinaryStringInfo(out, column->key_fragment, column->key_fragment_len);
+    if (isnull)
+        AppendLiteral(out, "null");
+    else
+        AppendJsonValue(out, column->type, value, opts);
+}
+
+}  // namespace
+
+void DeformRow(Relation rel, HeapTuple tuple, RowImage *row) {
+    TupleDesc desc = RelationGetDescr(rel);
+    row->values = static_cast<Datum *>(palloc(desc->natts * sizeof(Datum)));
+    row->nulls = static_cast<bool *>(palloc(desc->natts * sizeof(bool)));
+    heap_deform_tuple(tuple, desc, row->values, row->nulls);
+}
+
+void AppendRowEnvelope(StringInfo out, const char *op_literal, int op_literal_len, uint64 lsn,
+                       uint32 seq, bool has_xid, TransactionId xid, int64 ts,
+                       const RelationEntry *entry) {
+    appendBinaryStringInfo(out, op_literal, op_literal_len);
+    AppendLiteral(out, ",\"lsn\":");
+    AppendUint64(out, lsn);
+    AppendLiteral(out, ",\"seq\":");
+    AppendUint64(out, seq);
+    if (has_xid) {
+        AppendLiteral(out, ",\"xid\":");
+        AppendUint64(out, xid);
+    }
+    AppendLiteral(out, ",\"ts\":");
+    AppendInt64(out, ts);
+    appendBinaryStringInfo(out, entry->envelope, entry->envelope_len);
+}
+
+void AppendKeyObject(StringInfo out, const RelationEntry *entry, const RowImage *row,
+                     const SnowcdcEncoderOptions *opts) {
+    if (entry->nkey_columns == 0)
+        return;
+    AppendLiteral(out, ",\"key\":{");
+    for (int k = 0; k < entry->nkey_columns; k++) {
+        int i = entry->key_columns[k];
+        if (k > 0)
+            appendStringInfoCharMacro(out, ',');
+        AppendColumnValue(out, &entry->columns[i], row->nulls[i], row->values[i], opts);
+    }
+    appendStringInfoCharMacro(out, '}');
+}
+
+void AppendRowObject(StringInfo out, const char *field_literal, int field_literal_len,
+                     const RelationEntry *entry, const RowImage *row, const RowImage *fallback,
+                     int *toast_columns, int *ntoast_columns, const SnowcdcEncoderOptions *opts) {
+    appendBinaryStringInfo(out, field_literal, field_literal_len);
+    bool first = true;
+    for (int i = 0; i < entry->natts; i++) {
+        const ColumnEncoder *column = &entry->columns[i];
+        if (column->dropped)
+            continue;
+        bool isnull = row->nulls[i];
+        Datum value = row->values[i];
+        if (toast_columns != nullptr && IsUnchangedToast(column, isnull, value)) {
+            bool fallback_usable = fallback != nullptr && !fallback->nulls[i] &&
+                                   !IsUnchangedToast(column, false, fallback->values[i]);
+            if (!fallback_usable) {
+                toast_columns[(*ntoast_columns)++] = i;
+                continue;
+            }
+            value = fallback->values[i];
+        }
+        if (!first)
+            appendStringInfoCharMacro(out, ',');
+        first = false;
+        AppendColumnValue(out, column, isnull, value, opts);
+    }
+    appendStringInfoCharMacro(out, '}');
+}
+
+void AppendToastArray(StringInfo out, const RelationEntry *entry, const int *toast_columns,
+                      int ntoast_columns) {
+    if (ntoast_columns == 0)
+        return;
+    AppendLiteral(out, ",\"toast\":[");
+    for (int k = 0; k < ntoast_columns; k++) {
+        const ColumnEncoder *column = &entry->columns[toast_columns[k]];
+        if (k > 0)
+            appendStringInfoCharMacro(out, ',');
+        /* the key fragment is the escaped name followed by ':' */
+        appendBinaryStringInfo(out, column->key_fragment, column->key_fragment_len - 1);
+    }
+    appendStringInfoCharMacro(out, ']');
+}
+
+}  // namespace snowcdc
+
+void SnowcdcAppendRowRecord(StringInfo out, Relation rel, HeapTuple tuple, uint64 lsn, uint32 seq,
+                            int64 ts_unix_us, const SnowcdcEncoderOptions *opts) {
+    snowcdc::RelationEntry *entry = snowcdc::LookupRelationEntry(rel);
+    snowcdc::RowImage row;
+    snowcdc::DeformRow(rel, tuple, &row);
+    static const char kOp[] = "{\"op\":\"r\"";
+    snowcdc::AppendRowEnvelope(out, kOp, sizeof(kOp) - 1, lsn, seq, false, InvalidTransactionId,
+                               ts_unix_us, entry);
+    snowcdc::AppendKeyObject(out, entry, &row, opts);
+    static const char kAfter[] = ",\"after\":{";
+    snowcdc::AppendRowObject(out, kAfter, sizeof(kAfter) - 1, entry, &row, nullptr, nullptr,
+                             nullptr, opts);
+    appendStringInfoCharMacro(out, '}');
+}

@@ -1,0 +1,643 @@
+/*
+ * value_encoder.cpp
+ *		Datum to JSON value formatting for every row of cdc-record-v1's value table.
+ *
+ * Hot types are formatted by hand straight into the output StringInfo so that no
+ * session setting (DateStyle, TimeZone, IntervalStyle, extra_float_digits, lc_*)
+ * changes a byte of the output. Dates and times are decomposed with the server's own
+ * calendar functions (j2date, timestamp2tm, time2tm, interval2itm), floats use the
+ * server's shortest round-trip formatter, numerics the exact digits of numeric_out.
+ */
+#include "value_encoder.h"
+
+namespace snowcdc {
+namespace {
+
+/* Room for any 64-bit integer in decimal. */
+constexpr int kMaxDigits = 32;
+
+/* Process-lifetime cache of type encoders, by type OID. */
+HTAB *type_encoders = nullptr;
+
+/* Lowercase hex digits for bytea. */
+const char kHexDigits[] = "0123456789abcdef";
+
+void AppendChar(StringInfo out, char c) {
+    appendStringInfoCharMacro(out, c);
+}
+
+/* Appends `value` in decimal, zero-padded to at least `width` digits (value >= 0). */
+void AppendPadded(StringInfo out, int64 value, int width) {
+    char digits[kMaxDigits];
+    int len = pg_ulltoa_n(static_cast<uint64>(value), digits);
+    for (int i = len; i < width; i++)
+        AppendChar(out, '0');
+    appendBinaryStringInfo(out, digits, len);
+}
+
+/* Appends ".ffffff" with trailing zeros trimmed; nothing when `usec` is zero. */
+void AppendFraction(StringInfo out, int64 usec) {
+    if (usec == 0)
+        return;
+    char digits[7];
+    int64 rest = usec;
+    for (int i = 5; i >= 0; i--) {
+        digits[i] = static_cast<char>('0' + rest % 10);
+        rest /= 10;
+    }
+    int len = 6;
+    while (len > 0 && digits[len - 1] == '0')
+        len--;
+    AppendChar(out, '.');
+    appendBinaryStringInfo(out, digits, len);
+}
+
+/* Astronomical year (0 = 1 BC, -43 = 44 BC), at least four digits, signed when negative. */
+void AppendYear(StringInfo out, int year) {
+    if (year < 0) {
+        AppendChar(out, '-');
+        AppendPadded(out, -static_cast<int64>(year), 4);
+    } else {
+        AppendPadded(out, year, 4);
+    }
+}
+
+void AppendDateParts(StringInfo out, int year, int month, int day) {
+    AppendYear(out, year);
+    AppendChar(out, '-');
+    AppendPadded(out, month, 2);
+    AppendChar(out, '-');
+    AppendPadded(out, day, 2);
+}
+
+void AppendTimeParts(StringInfo out, int hour, int minute, int second, int64 usec) {
+    AppendPadded(out, hour, 2);
+    AppendChar(out, ':');
+    AppendPadded(out, minute, 2);
+    AppendChar(out, ':');
+    AppendPadded(out, second, 2);
+    AppendFraction(out, usec);
+}
+
+void AppendInfinity(StringInfo out, bool negative) {
+    if (negative)
+        AppendLiteral(out, "\"-infinity\"");
+    else
+        AppendLiteral(out, "\"infinity\"");
+}
+
+void AppendDate(StringInfo out, DateADT date) {
+    if (DATE_NOT_FINITE(date)) {
+        AppendInfinity(out, DATE_IS_NOBEGIN(date));
+        return;
+    }
+    int year, month, day;
+    j2date(date + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+    AppendChar(out, '"');
+    AppendDateParts(out, year, month, day);
+    AppendChar(out, '"');
+}
+
+/* timestamp and timestamptz: without a time zone pointer timestamp2tm stays in UTC. */
+void AppendTimestamp(StringInfo out, Timestamp ts, bool utc_suffix) {
+    if (TIMESTAMP_NOT_FINITE(ts)) {
+        AppendInfinity(out, TIMESTAMP_IS_NOBEGIN(ts));
+        return;
+    }
+    struct pg_tm tm;
+    fsec_t fsec;
+    if (timestamp2tm(ts, nullptr, &tm, &fsec, nullptr, nullptr) != 0)
+        ereport(ERROR,
+                (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("timestamp out of range")));
+    AppendChar(out, '"');
+    AppendDateParts(out, tm.tm_year, tm.tm_mon, tm.tm_mday);
+    AppendChar(out, 'T');
+    AppendTimeParts(out, tm.tm_hour, tm.tm_min, tm.tm_sec, fsec);
+    if (utc_suffix)
+        AppendChar(out, 'Z');
+    AppendChar(out, '"');
+}
+
+void AppendTime(StringInfo out, TimeADT time) {
+    struct pg_tm tm;
+    fsec_t fsec;
+    time2tm(time, &tm, &fsec);
+    AppendChar(out, '"');
+    AppendTimeParts(out, tm.tm_hour, tm.tm_min, tm.tm_sec, fsec);
+    AppendChar(out, '"');
+}
+
+/* timetz: local time then the offset east of UTC, +HH:MM[:SS]. */
+void AppendTimeTz(StringInfo out, TimeTzADT *time) {
+    struct pg_tm tm;
+    fsec_t fsec;
+    int zone_west;
+    timetz2tm(time, &tm, &fsec, &zone_west);
+    AppendChar(out, '"');
+    AppendTimeParts(out, tm.tm_hour, tm.tm_min, tm.tm_sec, fsec);
+    int offset = -zone_west;
+    AppendChar(out, offset < 0 ? '-' : '+');
+    if (offset < 0)
+        offset = -offset;
+    AppendPadded(out, offset / SECS_PER_HOUR, 2);
+    AppendChar(out, ':');
+    AppendPadded(out, (offset / SECS_PER_MINUTE) % MINS_PER_HOUR, 2);
+    if (offset % SECS_PER_MINUTE != 0) {
+        AppendChar(out, ':');
+        AppendPadded(out, offset % SECS_PER_MINUTE, 2);
+    }
+    AppendChar(out, '"');
+}
+
+/* One "<n><unit>" part of an ISO 8601 duration; nothing when zero. */
+void AppendDurationPart(StringInfo out, int64 value, char unit) {
+    if (value == 0)
+        return;
+    AppendInt64(out, value);
+    AppendChar(out, unit);
+}
+
+/*
+ * interval as an ISO 8601 duration, each part with its own sign as Postgres's
+ * IntervalStyle iso_8601 prints it: P1Y2M3DT4H5M6.5S, P-1Y-2M3D, PT0S for zero.
+ */
+void AppendInterval(StringInfo out, Interval *interval) {
+    struct pg_itm itm;
+    interval2itm(*interval, &itm);
+    bool has_time = itm.tm_hour != 0 || itm.tm_min != 0 || itm.tm_sec != 0 || itm.tm_usec != 0;
+    if (itm.tm_year == 0 && itm.tm_mon == 0 && itm.tm_mday == 0 && !has_time) {
+        AppendLiteral(out, "\"PT0S\"");
+        return;
+    }
+    AppendLiteral(out, "\"P");
+    AppendDurationPart(out, itm.tm_year, 'Y');
+    AppendDurationPart(out, itm.tm_mon, 'M');
+    AppendDurationPart(out, itm.tm_mday, 'D');
+    if (has_time) {
+        AppendChar(out, 'T');
+        AppendDurationPart(out, itm.tm_hour, 'H');
+        AppendDurationPart(out, itm.tm_min, 'M');
+        if (itm.tm_sec != 0 || itm.tm_usec != 0) {
+            if (itm.tm_sec < 0 || itm.tm_usec < 0)
+                AppendChar(out, '-');
+            AppendInt64(out, itm.tm_sec < 0 ? -static_cast<int64>(itm.tm_sec) : itm.tm_sec);
+            AppendFraction(out, itm.tm_usec < 0 ? -static_cast<int64>(itm.tm_usec) : itm.tm_usec);
+            AppendChar(out, 'S');
+        }
+    }
+    AppendLiteral(out, "\"");
+}
+
+/*
+ * money: the stored int64 counts units of 10^-frac_digits of lc_monetary's currency
+ * (cash_out's rule: frac_digits outside 0..10 means 2). Written as the exact decimal
+ * number of currency units, never with currency symbols or grouping.
+ */
+void AppendMoney(StringInfo out, Cash cash) {
+    struct lconv *conv = PGLC_localeconv();
+    int points = conv->frac_digits;
+    if (points < 0 || points > 10)
+        points = 2;
+    uint64 magnitude = cash < 0 ? -static_cast<uint64>(cash) : static_cast<uint64>(cash);
+    uint64 scale = 1;
+    for (int i = 0; i < points; i++)
+        scale *= 10;
+    if (cash < 0)
+        AppendChar(out, '-');
+    AppendUint64(out, magnitude / scale);
+    if (points > 0) {
+        AppendChar(out, '.');
+        AppendPadded(out, static_cast<int64>(magnitude % scale), points);
+    }
+}
+
+void AppendFloat8(StringInfo out, float8 value) {
+    if (isnan(value)) {
+        AppendLiteral(out, "\"NaN\"");
+    } else if (isinf(value)) {
+        if (value < 0)
+            AppendLiteral(out, "\"-Infinity\"");
+        else
+            AppendLiteral(out, "\"Infinity\"");
+    } else {
+        char digits[DOUBLE_SHORTEST_DECIMAL_LEN];
+        int len = double_to_shortest_decimal_bufn(value, digits);
+        appendBinaryStringInfo(out, digits, len);
+    }
+}
+
+void AppendFloat4(StringInfo out, float4 value) {
+    if (isnan(value) || isinf(value)) {
+        AppendFloat8(out, value);
+        return;
+    }
+    char digits[FLOAT_SHORTEST_DECIMAL_LEN];
+    int len = float_to_shortest_decimal_bufn(value, digits);
+    appendBinaryStringInfo(out, digits, len);
+}
+
+void AppendNumeric(StringInfo out, Datum value, const SnowcdcEncoderOptions *opts) {
+    char *digits = DatumGetCString(DirectFunctionCall1(numeric_out, value));
+    Numeric num = DatumGetNumeric(value);
+    bool quote = opts->numeric_as_string || numeric_is_nan(num) || numeric_is_inf(num);
+    if (quote)
+        AppendChar(out, '"');
+    appendStringInfoString(out, digits);
+    if (quote)
+        AppendChar(out, '"');
+}
+
+void AppendBytea(StringInfo out, Datum value) {
+    bytea *bytes = DatumGetByteaPP(value);
+    const unsigned char *data = reinterpret_cast<const unsigned char *>(VARDATA_ANY(bytes));
+    int len = VARSIZE_ANY_EXHDR(bytes);
+    enlargeStringInfo(out, 2 * len + 2);
+    char *dst = out->data + out->len;
+    *dst++ = '"';
+    for (int i = 0; i < len; i++) {
+        *dst++ = kHexDigits[data[i] >> 4];
+        *dst++ = kHexDigits[data[i] & 0xF];
+    }
+    *dst++ = '"';
+    out->len += 2 * len + 2;
+    out->data[out->len] = '\0';
+}
+
+/*
+ * Server-encoding text to UTF-8: returns `text` itself when no conversion is needed,
+ * else a palloc'd converted copy, and sets *out_len.
+ */
+const char *ToUtf8(const char *text, int len, int *out_len) {
+    *out_len = len;
+    if (GetDatabaseEncoding() == PG_UTF8)
+        return text;
+    char *converted = pg_server_to_any(text, len, PG_UTF8);
+    if (converted != text)
+        *out_len = static_cast<int>(strlen(converted));
+    return converted;
+}
+
+/*
+ * json and jsonb text embedded with insignificant whitespace removed, so that a record
+ * stays on one line (NDJSON framing). Whitespace inside strings is kept: Postgres's
+ * JSON parser only accepts control characters there escaped.
+ */
+void AppendCompactJson(StringInfo out, const char *text, int len) {
+    int utf8_len;
+    const char *utf8 = ToUtf8(text, len, &utf8_len);
+    enlargeStringInfo(out, utf8_len);
+    bool in_string = false;
+    bool escaped = false;
+    for (int i = 0; i < utf8_len; i++) {
+        char c = utf8[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            continue;
+        } else if (c == '"') {
+            in_string = true;
+        }
+        out->data[out->len++] = c;
+    }
+    out->data[out->len] = '\0';
+}
+
+void AppendJsonb(StringInfo out, Datum value) {
+    Jsonb *jsonb = DatumGetJsonbP(value);
+    char *text = JsonbToCString(nullptr, &jsonb->root, VARSIZE(jsonb));
+    AppendCompactJson(out, text, static_cast<int>(strlen(text)));
+}
+
+void AppendArrayLevel(StringInfo out, const TypeEncoder *element, int ndim, const int *dims,
+                      const Datum *values, const bool *nulls, int *next,
+                      const SnowcdcEncoderOptions *opts) {
+    AppendChar(out, '[');
+    for (int i = 0; i < dims[0]; i++) {
+        if (i > 0)
+            AppendChar(out, ',');
+        if (ndim > 1) {
+            AppendArrayLevel(out, element, ndim - 1, dims + 1, values, nulls, next, opts);
+        } else {
+            int index = (*next)++;
+            if (nulls[index])
+                AppendLiteral(out, "null");
+            else
+                AppendJsonValue(out, element, values[index], opts);
+        }
+    }
+    AppendChar(out, ']');
+}
+
+/* Arrays nest one JSON array per dimension; lower bounds are not kept. */
+void AppendArray(StringInfo out, const TypeEncoder *encoder, Datum value,
+                 const SnowcdcEncoderOptions *opts) {
+    ArrayType *array = DatumGetArrayTypeP(value);
+    int ndim = ARR_NDIM(array);
+    if (ndim == 0) {
+        AppendLiteral(out, "[]");
+        return;
+    }
+    Datum *values;
+    bool *nulls;
+    int count;
+    deconstruct_array(array, encoder->element_type, encoder->element_len, encoder->element_byval,
+                      encoder->element_align, &values, &nulls, &count);
+    int next = 0;
+    AppendArrayLevel(out, encoder->element, ndim, ARR_DIMS(array), values, nulls, &next, opts);
+}
+
+/* Composite values as an object of their live attributes, in attribute order. */
+void AppendComposite(StringInfo out, Datum value, const SnowcdcEncoderOptions *opts) {
+    HeapTupleHeader header = DatumGetHeapTupleHeader(value);
+    TupleDesc desc =
+        lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(header), HeapTupleHeaderGetTypMod(header));
+    HeapTupleData tuple;
+    tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+    ItemPointerSetInvalid(&tuple.t_self);
+    tuple.t_tableOid = InvalidOid;
+    tuple.t_data = header;
+    Datum *values = static_cast<Datum *>(palloc(desc->natts * sizeof(Datum)));
+    bool *nulls = static_cast<bool *>(palloc(desc->natts * sizeof(bool)));
+    heap_deform_tuple(&tuple, desc, values, nulls);
+    AppendChar(out, '{');
+    bool first = true;
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        if (att->attisdropped)
+            continue;
+        if (!first)
+            AppendChar(out, ',');
+        first = false;
+        const char *name = NameStr(att->attname);
+        AppendJsonString(out, name, static_cast<int>(strlen(name)));
+        AppendChar(out, ':');
+        if (nulls[i])
+            AppendLiteral(out, "null");
+        else
+            AppendJsonValue(out, LookupTypeEncoder(att->atttypid), values[i], opts);
+    }
+    AppendChar(out, '}');
+    ReleaseTupleDesc(desc);
+}
+
+void AppendViaOutputFunction(StringInfo out, const TypeEncoder *encoder, Datum value) {
+    char *text = OutputFunctionCall(const_cast<FmgrInfo *>(&encoder->output_fn), value);
+    AppendJsonString(out, text, static_cast<int>(strlen(text)));
+}
+
+ValueKind KindOfBuiltin(Oid base_type, bool *found) {
+    *found = true;
+    switch (base_type) {
+        case BOOLOID:
+            return ValueKind::kBool;
+        case INT2OID:
+            return ValueKind::kInt2;
+        case INT4OID:
+            return ValueKind::kInt4;
+        case INT8OID:
+            return ValueKind::kInt8;
+        case OIDOID:
+            return ValueKind::kOid;
+        case FLOAT4OID:
+            return ValueKind::kFloat4;
+        case FLOAT8OID:
+            return ValueKind::kFloat8;
+        case NUMERICOID:
+            return ValueKind::kNumeric;
+        case TEXTOID:
+        case VARCHAROID:
+        case BPCHAROID:
+            return ValueKind::kText;
+        case NAMEOID:
+            return ValueKind::kName;
+        case JSONOID:
+            return ValueKind::kJson;
+        case JSONBOID:
+            return ValueKind::kJsonb;
+        case BYTEAOID:
+            return ValueKind::kBytea;
+        case DATEOID:
+            return ValueKind::kDate;
+        case TIMESTAMPOID:
+            return ValueKind::kTimestamp;
+        case TIMESTAMPTZOID:
+            return ValueKind::kTimestampTz;
+        case TIMEOID:
+            return ValueKind::kTime;
+        case TIMETZOID:
+            return ValueKind::kTimeTz;
+        case INTERVALOID:
+            return ValueKind::kInterval;
+        case CASHOID:
+            return ValueKind::kMoney;
+        default:
+            *found = false;
+            return ValueKind::kOther;
+    }
+}
+
+/* Resolves domains, arrays, composites and output functions for one type. */
+void BuildTypeEncoder(TypeEncoder *encoder) {
+    int32 typmod = -1;
+    Oid base_type = getBaseTypeAndTypmod(encoder->type_id, &typmod);
+    bool builtin;
+    encoder->kind = KindOfBuiltin(base_type, &builtin);
+    encoder->element = nullptr;
+    if (builtin)
+        return;
+    Oid element_type = get_element_type(base_type);
+    if (OidIsValid(element_type)) {
+        encoder->kind = ValueKind::kArray;
+        encoder->element_type = element_type;
+        get_typlenbyvalalign(element_type, &encoder->element_len, &encoder->element_byval,
+                             &encoder->element_align);
+        encoder->element = LookupTypeEncoder(element_type);
+    } else if (type_is_rowtype(base_type)) {
+        encoder->kind = ValueKind::kComposite;
+    } else {
+        Oid output_fn;
+        bool is_varlena;
+        getTypeOutputInfo(base_type, &output_fn, &is_varlena);
+        fmgr_info_cxt(output_fn, &encoder->output_fn, CacheContext());
+    }
+}
+
+}  // namespace
+
+MemoryContext CacheContext() {
+    static MemoryContext context = nullptr;
+    if (context == nullptr)
+        context = AllocSetContextCreate(TopMemoryContext, "snowcdc cache", ALLOCSET_DEFAULT_SIZES);
+    return context;
+}
+
+TypeEncoder *LookupTypeEncoder(Oid type_id) {
+    if (type_encoders == nullptr) {
+        HASHCTL info;
+        info.keysize = sizeof(Oid);
+        info.entrysize = sizeof(TypeEncoder);
+        info.hcxt = CacheContext();
+        type_encoders =
+            hash_create("snowcdc type encoders", 64, &info, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    }
+    bool found;
+    TypeEncoder *encoder =
+        static_cast<TypeEncoder *>(hash_search(type_encoders, &type_id, HASH_ENTER, &found));
+    if (!found)
+        encoder->valid = false;
+    if (!encoder->valid) {
+        BuildTypeEncoder(encoder);
+        encoder->valid = true;
+    }
+    return encoder;
+}
+
+void AppendInt64(StringInfo out, int64 value) {
+    char digits[kMaxDigits];
+    int len = pg_lltoa(value, digits);
+    appendBinaryStringInfo(out, digits, len);
+}
+
+void AppendUint64(StringInfo out, uint64 value) {
+    char digits[kMaxDigits];
+    int len = pg_ulltoa_n(value, digits);
+    appendBinaryStringInfo(out, digits, len);
+}
+
+void AppendJsonEscapedUtf8(StringInfo out, const char *text, int len) {
+    AppendChar(out, '"');
+    int run_start = 0;
+    for (int i = 0; i < len; i++) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        appendBinaryStringInfo(out, text + run_start, i - run_start);
+        run_start = i + 1;
+        switch (c) {
+            case '"':
+                AppendLiteral(out, "\\\"");
+                break;
+            case '\\':
+                AppendLiteral(out, "\\\\");
+                break;
+            case '\b':
+                AppendLiteral(out, "\\b");
+                break;
+            case '\f':
+                AppendLiteral(out, "\\f");
+                break;
+            case '\n':
+                AppendLiteral(out, "\\n");
+                break;
+            case '\r':
+                AppendLiteral(out, "\\r");
+                break;
+            case '\t':
+                AppendLiteral(out, "\\t");
+                break;
+            default: {
+                char escape[6] = {'\\', 'u', '0', '0', kHexDigits[c >> 4], kHexDigits[c & 0xF]};
+                appendBinaryStringInfo(out, escape, sizeof(escape));
+            }
+        }
+    }
+    appendBinaryStringInfo(out, text + run_start, len - run_start);
+    AppendChar(out, '"');
+}
+
+void AppendJsonString(StringInfo out, const char *text, int len) {
+    int utf8_len;
+    const char *utf8 = ToUtf8(text, len, &utf8_len);
+    AppendJsonEscapedUtf8(out, utf8, utf8_len);
+}
+
+void AppendJsonValue(StringInfo out, const TypeEncoder *encoder, Datum value,
+                     const SnowcdcEncoderOptions *opts) {
+    switch (encoder->kind) {
+        case ValueKind::kBool:
+            if (DatumGetBool(value))
+                AppendLiteral(out, "true");
+            else
+                AppendLiteral(out, "false");
+            break;
+        case ValueKind::kInt2:
+            AppendInt64(out, DatumGetInt16(value));
+            break;
+        case ValueKind::kInt4:
+            AppendInt64(out, DatumGetInt32(value));
+            break;
+        case ValueKind::kInt8:
+            AppendInt64(out, DatumGetInt64(value));
+            break;
+        case ValueKind::kOid:
+            AppendUint64(out, DatumGetObjectId(value));
+            break;
+        case ValueKind::kFloat4:
+            AppendFloat4(out, DatumGetFloat4(value));
+            break;
+        case ValueKind::kFloat8:
+            AppendFloat8(out, DatumGetFloat8(value));
+            break;
+        case ValueKind::kNumeric:
+            AppendNumeric(out, value, opts);
+            break;
+        case ValueKind::kText: {
+            text *chars = DatumGetTextPP(value);
+            AppendJsonString(out, VARDATA_ANY(chars), VARSIZE_ANY_EXHDR(chars));
+            break;
+        }
+        case ValueKind::kName: {
+            const char *name = NameStr(*DatumGetName(value));
+            AppendJsonString(out, name, static_cast<int>(strlen(name)));
+            break;
+        }
+        case ValueKind::kJson: {
+            text *chars = DatumGetTextPP(value);
+            AppendCompactJson(out, VARDATA_ANY(chars), VARSIZE_ANY_EXHDR(chars));
+            break;
+        }
+        case ValueKind::kJsonb:
+            AppendJsonb(out, value);
+            break;
+        case ValueKind::kBytea:
+            AppendBytea(out, value);
+            break;
+        case ValueKind::kDate:
+            AppendDate(out, DatumGetDateADT(value));
+            break;
+        case ValueKind::kTimestamp:
+            AppendTimestamp(out, DatumGetTimestamp(value), false);
+            break;
+        case ValueKind::kTimestampTz:
+            AppendTimestamp(out, DatumGetTimestampTz(value), true);
+            break;
+        case ValueKind::kTime:
+            AppendTime(out, DatumGetTimeADT(value));
+            break;
+        case ValueKind::kTimeTz:
+            AppendTimeTz(out, DatumGetTimeTzADTP(value));
+            break;
+        case ValueKind::kInterval:
+            AppendInterval(out, DatumGetIntervalP(value));
+            break;
+        case ValueKind::kMoney:
+            AppendMoney(out, DatumGetCash(value));
+            break;
+        case ValueKind::kArray:
+            AppendArray(out, encoder, value, opts);
+            break;
+        case ValueKind::kComposite:
+            AppendComposite(out, value, opts);
+            break;
+        case ValueKind::kOther:
+            AppendViaOutputFunction(out, encoder, value);
+            break;
+    }
+}
+
+}  // namespace snowcdc
