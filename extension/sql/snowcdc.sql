@@ -34,19 +34,23 @@ GRANT USAGE ON SCHEMA snowcdc TO pg_monitor;
 -- problem with the statement that fixes it.
 --------------------------------------------------------------------------------------------------
 
--- Names of output_plugin_libraries, a comma-separated list (15.19 and later); NULL when the server
--- predates the setting (then any installed library may be an output plugin).
+-- Names of output_plugin_libraries (15.19 and later), a list whose elements may be double-quoted
+-- ("a,b" is one name); NULL when the server predates the setting (then any installed library may
+-- be an output plugin).
 CREATE FUNCTION snowcdc._output_plugin_libraries()
 RETURNS text[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN current_setting('output_plugin_libraries', true) IS NULL THEN NULL
-                ELSE coalesce(array_agg(btrim(name, E' \t"')) FILTER (WHERE btrim(name, E' \t"') <> ''),
-                              '{}')
+                ELSE array(
+                    SELECT CASE WHEN m[1] LIKE '"%'
+                                THEN replace(substr(m[1], 2, length(m[1]) - 2), '""', '"')
+                                ELSE btrim(m[1]) END
+                    FROM regexp_matches(current_setting('output_plugin_libraries', true),
+                                        '\s*("(?:[^"]|"")*"|[^,]*)\s*(?:,|$)', 'g') AS m
+                    WHERE btrim(m[1]) <> '')
            END
-    FROM regexp_split_to_table(coalesce(current_setting('output_plugin_libraries', true), ''), ',')
-         AS name
 $$;
 
 -- Replica identity of every permanent table in the user schemas, as decoding will see it.
@@ -161,8 +165,10 @@ AS $$
                             END)
            END,
            CASE WHEN plugins IS NOT NULL AND NOT 'snowcdc' = ANY (plugins) THEN
-               format('ALTER SYSTEM SET output_plugin_libraries = %L; SELECT pg_reload_conf();',
-                      array_to_string(plugins || 'snowcdc'::text, ', '))
+               -- A list setting: one literal per name, or the whole list would be one name.
+               format('ALTER SYSTEM SET output_plugin_libraries = %s; SELECT pg_reload_conf();',
+                      (SELECT string_agg(quote_literal(name), ', ')
+                       FROM unnest(plugins || 'snowcdc'::text) AS name))
            END
     FROM settings
     UNION ALL
@@ -256,11 +262,15 @@ GRANT SELECT ON snowcdc.slot_health TO pg_monitor;
 -- and has no commit to confirm. The cost is one xid per heartbeat.
 --
 -- content is {"ts":<microseconds since 1970-01-01 UTC>} of the call, so the shipper can also
--- measure end-to-end delay. Returns the message's LSN: once the slot's confirmed_flush_lsn is past
--- it, the heartbeat went all the way through.
+-- measure end-to-end delay. Returns the LSN just past the message record: once the slot's
+-- confirmed_flush_lsn is past it, the heartbeat went all the way through. The plugin emits it
+-- only with its messages option on (message-prefixes, if set, must include snowcdc.heartbeat);
+-- with messages off the transaction still commits and moves the slot along.
 --
 -- SECURITY DEFINER so that a non-superuser shipper role can be allowed to call it with
--- GRANT EXECUTE ON FUNCTION snowcdc.heartbeat() TO <role>; nobody else may.
+--   GRANT USAGE ON SCHEMA snowcdc TO <role>;
+--   GRANT EXECUTE ON FUNCTION snowcdc.heartbeat() TO <role>;
+-- nobody else may.
 CREATE FUNCTION snowcdc.heartbeat()
 RETURNS pg_lsn
 LANGUAGE sql VOLATILE SECURITY DEFINER
