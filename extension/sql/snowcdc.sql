@@ -264,8 +264,8 @@ GRANT SELECT ON snowcdc.slot_health TO pg_monitor;
 -- content is {"ts":<microseconds since 1970-01-01 UTC>} of the call, so the shipper can also
 -- measure end-to-end delay. Returns the LSN just past the message record: once the slot's
 -- confirmed_flush_lsn is past it, the heartbeat went all the way through. The plugin emits it
--- only with its messages option on (message-prefixes, if set, must include snowcdc.heartbeat);
--- with messages off the transaction still commits and moves the slot along.
+-- only with its messages option on (and message-prefixes, if set, including snowcdc.heartbeat);
+-- with messages off it skips the transaction as empty and the shipper sees nothing to confirm.
 --
 -- SECURITY DEFINER so that a non-superuser shipper role can be allowed to call it with
 --   GRANT USAGE ON SCHEMA snowcdc TO <role>;
