@@ -116,7 +116,7 @@ class Cluster:
             shutil.chown(self.dir, "postgres", "postgres")
         run(
             [os.path.join(self.bindir, "initdb"), "-D", self.data_dir, "-A", "trust",
-             "-U", "postgres", "--no-sync"],
+             "-U", "postgres", "--no-sync", "--encoding=UTF8", "--locale=C"],
             as_postgres=True,
         )
         self.port = free_loopback_port()
@@ -186,20 +186,22 @@ class Cluster:
             sessions = set(_children(self.postmaster_pid)) - self.aux_pids
             if not sessions:
                 return
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    "sessions %s did not exit within %.0f s; see %s/server.log"
-                    % (sorted(sessions), timeout, self.dir)
-                )
-            time.sleep(0.002)
+            # Watch only the pids found; rescanning /proc costs CPU on a shared machine.
+            while any(os.path.exists("/proc/%d" % pid) for pid in sessions):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "sessions %s did not exit within %.0f s; see %s/server.log"
+                        % (sorted(sessions), timeout, self.dir))
+                time.sleep(0.001)
 
     def cpu_seconds(self):
-        """User + system CPU of the whole cluster: the postmaster, its live children, and
-        every child it has reaped. Call wait_sessions_gone() first for exact session totals."""
+        """User + system CPU of the whole cluster: the postmaster, its long-lived children,
+        and every child it has reaped. Call wait_sessions_gone() first, so that no session
+        is alive and uncounted."""
         fields = _stat_fields(self.postmaster_pid)
         # utime, stime, cutime, cstime are fields 14-17 of stat; index 11-14 here.
         ticks = sum(int(value) for value in fields[11:15])
-        for pid in _children(self.postmaster_pid):
+        for pid in self.aux_pids:
             child = _stat_fields(pid)
             if child is not None:
                 ticks += int(child[11]) + int(child[12])

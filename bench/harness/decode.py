@@ -23,8 +23,9 @@ PATHS = ("peek", "walsender")
 
 
 class Contender:
-    def __init__(self, name, plugin, binary, options=(), note=""):
+    def __init__(self, name, plugin, binary, options=(), note="", default=True):
         self.name = name
+        self.default = default  # measured unless --contenders names others
         self.plugin = plugin
         self.binary = binary  # output through pg_logical_slot_peek_binary_changes
         self.options = list(options)  # (name, value) pairs, as given to every interface
@@ -37,7 +38,8 @@ class Contender:
 
 
 CONTENDERS = (
-    Contender("snowcdc", "snowcdc", False, note="cdc-record-v1 JSON, default options"),
+    Contender("snowcdc", "snowcdc", False, [("transactions", "on")],
+              note="cdc-record-v1 JSON, transactions on, as the shipper runs it"),
     Contender("pgoutput", "pgoutput", True,
               [("proto_version", "1"), ("publication_names", PUBLICATION)],
               note="binary, proto_version 1, publication FOR ALL TABLES"),
@@ -47,7 +49,9 @@ CONTENDERS = (
     Contender("decoderbufs", "decoderbufs", True, note="protobuf, binary"),
     Contender("floor", "snowcdc_floor", False, note="one constant byte per change"),
     Contender("floor_empty", "snowcdc_floor", False, [("emit", "none")],
-              note="no output at all (shown to size the delivery cost)"),
+              note="no output at all, shown to size the delivery cost"),
+    Contender("snowcdc_bare", "snowcdc", False,
+              note="snowcdc with default options: no begin and commit records", default=False),
 )
 
 PEEK_FUNCTION = """

@@ -39,6 +39,12 @@ def _fmt(value, digits=3):
     return "%.*f" % (digits, value)
 
 
+NOISE_MARK = "†"
+NOISE_NOTE = (
+    NOISE_MARK + " pgoutput's margin over the floor is smaller than the round-to-round spread "
+    "(max - min) of the floor or of pgoutput: the ratio is mostly noise.")
+
+
 def _ratio(result, path, name, measure):
     medians = {}
     for contender in (name, "floor", "pgoutput"):
@@ -46,6 +52,26 @@ def _ratio(result, path, name, measure):
             return None
         medians[contender] = decode.summarize(result, path, contender, measure)
     return stats.overhead_ratio(medians[name], medians["floor"], medians["pgoutput"])
+
+
+def _noisy(result, path, measure):
+    """True when the ratio's denominator is within the spread of its own inputs."""
+    spreads, medians = [], {}
+    for name in ("floor", "pgoutput"):
+        samples = [getattr(s, measure) for s in result.by_contender[name].samples[path]]
+        spreads.append(max(samples) - min(samples))
+        medians[name] = stats.median(samples)
+    return medians["pgoutput"] - medians["floor"] <= max(spreads)
+
+
+def _ratio_cell(result, path, name):
+    cells = []
+    for measure in ("wall", "server_cpu"):
+        text = _fmt(_ratio(result, path, name, measure), 2)
+        if text != "n/a" and _noisy(result, path, measure):
+            text += NOISE_MARK
+        cells.append(text)
+    return "%s (%s)" % tuple(cells)
 
 
 def decode_markdown(results, contenders, header_lines):
@@ -61,13 +87,9 @@ def decode_markdown(results, contenders, header_lines):
         "%s peek | %s walsender" % (r.workload.name, r.workload.name) for r in results) + " |")
     lines.append("|---" * (1 + 2 * len(results)) + "|")
     for name in names:
-        cells = []
-        for result in results:
-            for path in decode.PATHS:
-                cells.append("%s (%s)" % (_fmt(_ratio(result, path, name, "wall"), 2),
-                                          _fmt(_ratio(result, path, name, "server_cpu"), 2)))
+        cells = [_ratio_cell(result, path, name) for result in results for path in decode.PATHS]
         lines.append("| %s | %s |" % (name, " | ".join(cells)))
-    lines.append("")
+    lines += ["", NOISE_NOTE, ""]
     for contender in contenders:
         if contender.unavailable is not None:
             lines.append("- %s: not measured, %s" % (contender.name, contender.unavailable))
@@ -99,8 +121,7 @@ def _workload_table(result, contenders):
             wall = decode.summarize(result, path, contender.name, "wall")
             cpu = decode.summarize(result, path, contender.name, "server_cpu")
             cells += [_fmt(wall), _fmt(cpu), "%.0f" % (changes / wall) if wall > 0 else "n/a",
-                      "%s (%s)" % (_fmt(_ratio(result, path, contender.name, "wall"), 2),
-                                   _fmt(_ratio(result, path, contender.name, "server_cpu"), 2))]
+                      _ratio_cell(result, path, contender.name)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 

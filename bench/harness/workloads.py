@@ -14,11 +14,11 @@ from . import cluster as cluster_mod
 # real measurement.
 SIZES = {
     "small": {
-        "pgbench_transactions": 500,
-        "mixed_batches": 4,
-        "wide_batches": 4,
-        "big_rows": 20000,
-        "toast_rows": 200,
+        "pgbench_transactions": 1000,
+        "mixed_batches": 10,
+        "wide_batches": 10,
+        "big_rows": 50000,
+        "toast_rows": 500,
         "toast_rounds": 2,
     },
     "full": {
