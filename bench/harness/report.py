@@ -126,6 +126,18 @@ def _workload_table(result, contenders):
     return lines + [""]
 
 
+def decode_raw_samples(results):
+    """Every timed sample, for the results file: medians hide how noisy a run was."""
+    lines = ["### Raw samples (wall s / server CPU s, in round order)", ""]
+    for result in results:
+        for path in decode.PATHS:
+            lines.append("- %s, %s:" % (result.workload.name, path))
+            for name, outcome in result.by_contender.items():
+                lines.append("  %s: %s" % (name, ", ".join(
+                    "%.3f/%.2f" % (s.wall, s.server_cpu) for s in outcome.samples[path])))
+    return "\n".join(lines) + "\n"
+
+
 def write_results(results_dir, started, scale, text):
     os.makedirs(results_dir, exist_ok=True)
     path = os.path.join(results_dir, "%s-%s.md" % (started.strftime("%Y-%m-%d-%H%M"), scale))
