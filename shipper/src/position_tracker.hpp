@@ -36,13 +36,18 @@ class PositionTracker {
     // durable: a non-transactional message's LSN, or a keepalive's WAL end when idle.
     void OnStandalone(uint64_t lsn);
     // The connection dropped: the open transaction will be replayed from its begin.
-    void OnDisconnect() { in_transaction_ = false, open_last_.reset(); }
+    void OnDisconnect() {
+        in_transaction_ = false;
+        open_last_.reset();
+    }
 
     // Applies the sink's durable position; returns commit timestamps (µs) of transactions
     // that became durable now, for the commit-to-durable latency.
     std::vector<int64_t> Advance(std::optional<StreamPosition> durable);
 
     uint64_t Confirmed() const { return confirmed_; }
+    // The slot's position after a reconnect; the tracker never moves below what it reported.
+    void RaiseConfirmed(uint64_t lsn) { confirmed_ = lsn > confirmed_ ? lsn : confirmed_; }
     bool InTransaction() const { return in_transaction_; }
     // Every forwarded record is durable and every closed transaction confirmed.
     bool Settled(std::optional<StreamPosition> durable) const;

@@ -261,6 +261,11 @@ uint64_t Settings::GetBytes(const std::string &name) const {
     return v ? *ParseBytes(v->text) : 0;
 }
 
+std::string Settings::Text(const std::string &name) const {
+    const Value *v = Find(name);
+    return v ? v->text : std::string();
+}
+
 bool Settings::IsSet(const std::string &name) const {
     return Find(name) != nullptr;
 }

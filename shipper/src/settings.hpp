@@ -72,6 +72,8 @@ class Settings {
     bool GetBool(const std::string &name) const;
     std::chrono::milliseconds GetDuration(const std::string &name) const;
     uint64_t GetBytes(const std::string &name) const;
+    // The value as given, whatever its type ("" when unset).
+    std::string Text(const std::string &name) const;
     // True when some source (or the default) gave the setting a value.
     bool IsSet(const std::string &name) const;
     // "command line", "environment (NAME)", "file (path)" or "default".

@@ -1,0 +1,440 @@
+// The shipper's main loop (see shipper.hpp).
+#include "shipper.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "log.hpp"
+#include "record_framing.hpp"
+#include "signals.hpp"
+#include "sink_factory.hpp"
+
+namespace snowcdc {
+
+namespace {
+
+constexpr int kReadBudget = 10000;                                 // messages per loop turn
+constexpr auto kSinkPollInterval = std::chrono::milliseconds(10);  // while data is in flight
+constexpr auto kIdleWakeup = std::chrono::seconds(1);
+
+int MillisUntil(Shipper::Clock::time_point deadline, Shipper::Clock::time_point now) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    return static_cast<int>(std::clamp<int64_t>(ms + 1, 0, 60000));
+}
+
+int64_t UnixNowUs() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+Counter &ErrorCounter(const std::string &kind) {
+    return Metrics().GetCounter("snowcdc_errors_total", "Errors by kind", {{"kind", kind}});
+}
+
+}  // namespace
+
+Shipper::Shipper(Settings settings, std::unique_ptr<Sink> sink,
+                 std::function<std::optional<Settings>()> reload)
+    : settings_(std::move(settings)),
+      sink_(std::move(sink)),
+      reload_(std::move(reload)),
+      batcher_(settings_.GetBytes("batch_max_bytes"), settings_.GetDuration("batch_max_delay")),
+      backoff_(BackoffPolicy{}) {
+    slot_ = settings_.GetString("slot");
+    MetricsRegistry &m = Metrics();
+    records_ = &m.GetCounter("snowcdc_records_total", "Records forwarded to the sink");
+    bytes_ = &m.GetCounter("snowcdc_bytes_total", "Bytes of records forwarded to the sink");
+    transactions_ = &m.GetCounter("snowcdc_transactions_total", "Transactions received");
+    batches_ = &m.GetCounter("snowcdc_batches_total", "Batches handed to the sink");
+    skipped_ = &m.GetCounter("snowcdc_replayed_records_skipped_total",
+                             "Records not forwarded because the sink already held them");
+    reconnects_ = &m.GetCounter("snowcdc_reconnects_total", "Reconnections to Postgres");
+    heartbeats_ = &m.GetCounter("snowcdc_heartbeats_total", "snowcdc.heartbeat() calls");
+    confirmed_gauge_ = &m.GetGauge("snowcdc_confirmed_lsn", "LSN reported to Postgres as flushed");
+    received_gauge_ = &m.GetGauge("snowcdc_received_lsn", "Highest LSN received");
+    lag_gauge_ = &m.GetGauge("snowcdc_lag_bytes", "Server WAL end minus the confirmed LSN");
+    in_flight_gauge_ =
+        &m.GetGauge("snowcdc_in_flight_bytes", "Bytes buffered or submitted and not yet durable");
+    latency_ = &m.GetHistogram("snowcdc_commit_to_durable_seconds",
+                               "Time from a transaction's commit to the sink making it durable",
+                               {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
+    ApplySettings();
+}
+
+void Shipper::ApplySettings() {
+    batcher_.SetLimits(settings_.GetBytes("batch_max_bytes"),
+                       settings_.GetDuration("batch_max_delay"));
+    max_in_flight_ = settings_.GetBytes("max_in_flight_bytes");
+    status_interval_ = settings_.GetDuration("status_interval");
+    heartbeat_interval_ = settings_.GetDuration("heartbeat_interval");
+    backoff_ = Backoff(BackoffPolicy{settings_.GetDuration("reconnect_initial_delay"),
+                                     settings_.GetDuration("reconnect_max_delay"), 2.0});
+    if (auto level = ParseLogLevel(settings_.GetString("log_level")))
+        SetLogLevel(*level);
+    ReloadSink(*sink_, settings_);
+}
+
+void Shipper::ApplyReload() {
+    std::optional<Settings> next = reload_ ? reload_() : std::nullopt;
+    if (!next)
+        return;
+    std::vector<std::string> restart = settings_.NeedRestart(*next);
+    if (!restart.empty()) {
+        std::string names;
+        for (const auto &n : restart)
+            names += (names.empty() ? "" : ", ") + n;
+        LogWarning("settings changed that only take effect after a restart; restart to apply",
+                   {{"settings", names}});
+    }
+    settings_ = std::move(*next);
+    ApplySettings();
+    LogInfo("settings reloaded");
+}
+
+int Shipper::Run() {
+    try {
+        std::optional<StreamPosition> held = sink_->Open();
+        tracker_.SetDurableFloor(held);
+        LogInfo("sink opened", {{"sink", settings_.GetString("sink")},
+                                {"holds_lsn", held ? FormatLsn(held->lsn) : std::string("none")},
+                                {"holds_seq", held ? held->seq : 0}});
+    } catch (const std::exception &e) {
+        LogError(std::string("cannot open the sink: ") + e.what());
+        return 1;
+    }
+    while (true) {
+        Outcome outcome = Connect();
+        if (outcome == Outcome::kRetry || outcome == Outcome::kFatal) {
+            if (outcome == Outcome::kFatal ||
+                WaitToReconnect(backoff_.NextAttemptAt()) == Outcome::kFatal) {
+                sink_->Close();
+                return 1;
+            }
+            if (StopRequested())
+                return Drain(false);
+            continue;
+        }
+        if (outcome == Outcome::kStop)
+            return Drain(stream_.Connected());
+    }
+}
+
+Shipper::Outcome Shipper::Failed(const PgError &error) {
+    ErrorCounter(PgFailureName(error.kind)).Inc();
+    healthy_ = false;
+    stream_.Reset();
+    tracker_.OnDisconnect();
+    if (!IsRetryable(error.kind)) {
+        LogError(error.message, {{"kind", PgFailureName(error.kind)}});
+        fatal_ = true;
+        return Outcome::kFatal;
+    }
+    LogWarning(error.message, {{"kind", PgFailureName(error.kind)}});
+    reconnects_->Inc();
+    return Outcome::kRetry;
+}
+
+Shipper::Outcome Shipper::Connect() {
+    if (StopRequested())
+        return Outcome::kStop;
+    if (!ValidSlotName(slot_)) {
+        LogError("slot name '" + slot_ + "' is invalid; use lower-case letters, digits and _");
+        return Outcome::kFatal;
+    }
+    std::vector<std::pair<std::string, std::string>> options;
+    try {
+        options = {{"transactions", "on"}, {"messages", "on"}};
+        for (auto &option : ParsePluginOptions(settings_.GetString("plugin_options")))
+            options.push_back(option);
+    } catch (const ConfigError &e) {
+        LogError(e.what());
+        return Outcome::kFatal;
+    }
+    uint64_t confirmed = 0;
+    if (auto error = stream_.Connect(settings_.GetString("conninfo")))
+        return Failed(*error);
+    if (auto error = stream_.PrepareSlot(slot_, settings_.GetBool("create_slot"), &confirmed))
+        return Failed(*error);
+    if (auto error = stream_.Start(slot_, options))
+        return Failed(*error);
+    tracker_.RaiseConfirmed(confirmed);
+    received_ = std::max(received_, confirmed);
+    got_message_ = false;
+    healthy_ = true;
+    LogInfo("streaming started", {{"confirmed_lsn", FormatLsn(confirmed)}});
+    Outcome outcome = Stream();
+    return outcome == Outcome::kRetry && fatal_ ? Outcome::kFatal : outcome;
+}
+
+Shipper::Outcome Shipper::Stream() {
+    Clock::time_point now = Clock::now();
+    last_data_ = now;
+    next_status_ = now;
+    next_heartbeat_ = now + heartbeat_interval_;
+    while (true) {
+        if (StopRequested())
+            return Outcome::kStop;
+        if (TakeReloadRequest())
+            ApplyReload();
+        now = Clock::now();
+        Outcome o = Backpressured() ? Outcome::kContinue : ReadAvailable(now);
+        if (o == Outcome::kContinue)
+            o = ServiceSink(now, Backpressured());
+        if (o == Outcome::kContinue)
+            o = SendStatus(now, false);
+        if (o != Outcome::kContinue)
+            return o;
+        MaybeHeartbeat(now);
+        o = Wait(now);
+        if (o != Outcome::kContinue)
+            return o;
+    }
+}
+
+bool Shipper::Backpressured() const {
+    return sink_->InFlightBytes() + batcher_.Bytes() >= max_in_flight_;
+}
+
+Shipper::Outcome Shipper::ReadAvailable(Clock::time_point now) {
+    StreamMessage msg;
+    PgError error;
+    for (int i = 0; i < kReadBudget && !Backpressured(); ++i) {
+        ReadStatus status = stream_.Read(&msg, &error);
+        if (status == ReadStatus::kWouldBlock)
+            break;
+        if (status == ReadStatus::kError)
+            return Failed(error);
+        if (Outcome o = HandleMessage(msg, now); o != Outcome::kContinue)
+            return o;
+        if (batcher_.Ready(now))
+            ServiceSink(now, true);
+    }
+    return Outcome::kContinue;
+}
+
+Shipper::Outcome Shipper::HandleMessage(const StreamMessage &msg, Clock::time_point now) {
+    if (!got_message_) {
+        got_message_ = true;
+        backoff_.Reset();
+    }
+    server_wal_end_ = std::max(server_wal_end_, msg.wal_end);
+    if (msg.type == StreamMessage::Type::kKeepalive) {
+        // Everything before the server's send position has been received, so when nothing
+        // is open that position may be confirmed once all before it is durable.
+        if (!tracker_.InTransaction())
+            tracker_.OnStandalone(msg.wal_end);
+        return msg.reply_requested ? SendStatus(now, true) : Outcome::kContinue;
+    }
+    received_ = std::max(received_, msg.wal_start);
+    return HandleRecord(msg.payload, msg.wal_start, now);
+}
+
+Shipper::Outcome Shipper::HandleRecord(std::string_view text, uint64_t wal_start,
+                                       Clock::time_point now) {
+    std::string error;
+    std::optional<FramedRecord> rec = FrameRecord(text, &error);
+    if (!rec) {
+        ErrorCounter("bad_record").Inc();
+        LogError("received a record that is not snowcdc v1 (" + error +
+                     "); check that the slot uses the snowcdc plugin of a matching version",
+                 {{"wal_lsn", FormatLsn(wal_start)}, {"record", std::string(text.substr(0, 200))}});
+        fatal_ = true;
+        return Outcome::kFatal;
+    }
+    last_data_ = now;
+    switch (rec->kind) {
+        case RecordKind::kBegin:
+            tracker_.OnBegin();
+            break;
+        case RecordKind::kCommit:
+            transactions_->Inc();
+            tracker_.OnCommit(rec->end_lsn, rec->ts);
+            break;
+        case RecordKind::kMessage:
+            if (rec->prefix.substr(0, 8) != "snowcdc.")
+                Forward(text, {rec->lsn, rec->seq}, rec->op, rec->RouteHash(), now);
+            if (!rec->transactional)
+                tracker_.OnStandalone(rec->lsn);
+            break;
+        case RecordKind::kChange:
+            Forward(text, {rec->lsn, rec->seq}, rec->op, rec->RouteHash(), now);
+            break;
+    }
+    return Outcome::kContinue;
+}
+
+void Shipper::Forward(std::string_view text, StreamPosition pos, char op, uint64_t route_hash,
+                      Clock::time_point now) {
+    if (tracker_.AlreadyForwarded(pos)) {
+        tracker_.OnSkipped(pos);
+        skipped_->Inc();
+        return;
+    }
+    RecordMeta meta;
+    meta.pos = pos;
+    meta.op = op;
+    meta.route_hash = route_hash;
+    batcher_.Add(text, meta, now);
+    tracker_.OnForwarded(pos);
+    records_->Inc();
+    bytes_->Inc(static_cast<double>(text.size()));
+}
+
+Shipper::Outcome Shipper::ServiceSink(Clock::time_point now, bool force_batch) {
+    if (!batcher_.Empty() && (force_batch || batcher_.Ready(now))) {
+        Batch batch = batcher_.Take();
+        LogDebug("batch submitted", {{"batch", batch.id}, {"records", batch.records.size()}});
+        sink_->Submit(std::move(batch));
+        batches_->Inc();
+    }
+    if (std::optional<SinkError> error = sink_->Poll(now)) {
+        ErrorCounter("sink").Inc();
+        LogError("sink failed: " + error->message, {{"sink", settings_.GetString("sink")}});
+        fatal_ = true;
+        healthy_ = false;
+        return Outcome::kFatal;
+    }
+    int64_t unix_now_us = UnixNowUs();
+    for (int64_t commit_ts : tracker_.Advance(sink_->DurablePosition()))
+        latency_->Observe(static_cast<double>(std::max<int64_t>(unix_now_us - commit_ts, 0)) / 1e6);
+    confirmed_gauge_->Set(static_cast<double>(tracker_.Confirmed()));
+    received_gauge_->Set(static_cast<double>(received_));
+    uint64_t head = std::max(server_wal_end_, received_);
+    lag_gauge_->Set(
+        static_cast<double>(head > tracker_.Confirmed() ? head - tracker_.Confirmed() : 0));
+    in_flight_gauge_->Set(static_cast<double>(sink_->InFlightBytes() + batcher_.Bytes()));
+    return Outcome::kContinue;
+}
+
+Shipper::Outcome Shipper::SendStatus(Clock::time_point now, bool reply_requested) {
+    if (!stream_.Connected())
+        return Outcome::kContinue;
+    if (reply_requested || now >= next_status_) {
+        uint64_t confirmed = tracker_.Confirmed();
+        // 0 would mean "no position"; before the first confirmation only a reply is owed.
+        if (confirmed > 0 || reply_requested) {
+            if (auto error = stream_.SendStatus(std::max(received_, confirmed), confirmed, false))
+                return Failed(*error);
+        }
+        next_status_ = now + status_interval_;
+    }
+    PgError error{PgFailure::kStreamLost, ""};
+    output_pending_ = stream_.FlushPending(&error);
+    if (!error.message.empty())
+        return Failed(error);
+    return Outcome::kContinue;
+}
+
+void Shipper::MaybeHeartbeat(Clock::time_point now) {
+    if (heartbeat_interval_.count() == 0 || now - last_data_ < heartbeat_interval_ ||
+        now < next_heartbeat_)
+        return;
+    next_heartbeat_ = now + heartbeat_interval_;
+    if (!heartbeat_conn_) {
+        if (auto error =
+                PgConn::Connect(settings_.GetString("conninfo"), false, &heartbeat_conn_)) {
+            LogWarning("heartbeat connection failed: " + error->message);
+            return;
+        }
+    }
+    if (auto error = heartbeat_conn_.Exec("SELECT snowcdc.heartbeat()", PGRES_TUPLES_OK, nullptr)) {
+        ErrorCounter("heartbeat").Inc();
+        LogWarning("heartbeat failed: " + error->message +
+                   "; install the extension in this database (CREATE EXTENSION snowcdc) so an "
+                   "idle slot can advance");
+        heartbeat_conn_.Reset();
+        return;
+    }
+    heartbeats_->Inc();
+    LogDebug("heartbeat sent");
+}
+
+Shipper::Clock::time_point Shipper::NextDeadline(Clock::time_point now) const {
+    Clock::time_point deadline = std::min(next_status_, now + kIdleWakeup);
+    if (auto batch = batcher_.Deadline())
+        deadline = std::min(deadline, *batch);
+    if (heartbeat_interval_.count() > 0)
+        deadline = std::min(deadline, std::max(next_heartbeat_, last_data_ + heartbeat_interval_));
+    if (sink_->InFlightBytes() > 0)
+        deadline = std::min(deadline, now + kSinkPollInterval);
+    return deadline;
+}
+
+Shipper::Outcome Shipper::Wait(Clock::time_point now) {
+    Clock::time_point deadline = NextDeadline(now);
+    if (Backpressured()) {
+        // The sink must make room: let it work until the next timer instead of the socket.
+        if (std::optional<SinkError> error = sink_->Poll(deadline)) {
+            (void)error;
+            return ServiceSink(Clock::now(), false);
+        }
+        if (Backpressured() && Clock::now() < deadline)
+            poll(nullptr, 0,
+                 MillisUntil(std::min(deadline, Clock::now() + kSinkPollInterval), Clock::now()));
+        return Outcome::kContinue;
+    }
+    pollfd pfd{stream_.Socket(), static_cast<short>(POLLIN | (output_pending_ ? POLLOUT : 0)), 0};
+    int rc = poll(&pfd, 1, MillisUntil(deadline, now));
+    if (rc < 0 && errno != EINTR)
+        return Failed({PgFailure::kStreamLost, "waiting on the replication socket failed"});
+    if (rc > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+        if (auto error = stream_.ConsumeInput())
+            return Failed(*error);
+    }
+    return Outcome::kContinue;
+}
+
+Shipper::Outcome Shipper::WaitToReconnect(Clock::time_point until) {
+    LogInfo(
+        "reconnecting to Postgres",
+        {{"in_ms",
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count()}});
+    while (!StopRequested()) {
+        Clock::time_point now = Clock::now();
+        if (now >= until)
+            return Outcome::kRetry;
+        if (TakeReloadRequest())
+            ApplyReload();
+        if (ServiceSink(now, false) == Outcome::kFatal)
+            return Outcome::kFatal;
+        Clock::time_point deadline = until;
+        if (auto batch = batcher_.Deadline())
+            deadline = std::min(deadline, *batch);
+        if (sink_->InFlightBytes() > 0)
+            deadline = std::min(deadline, now + kSinkPollInterval);
+        poll(nullptr, 0, MillisUntil(deadline, now));
+    }
+    return Outcome::kStop;
+}
+
+int Shipper::Drain(bool connected) {
+    LogInfo("stopping: draining in-flight data",
+            {{"drain_timeout_ms", settings_.GetDuration("drain_timeout").count()}});
+    Clock::time_point deadline = Clock::now() + settings_.GetDuration("drain_timeout");
+    bool settled = false;
+    while (true) {
+        Clock::time_point now = Clock::now();
+        if (ServiceSink(now, true) == Outcome::kFatal)
+            break;
+        settled = tracker_.Settled(sink_->DurablePosition());
+        if (settled || now >= deadline)
+            break;
+        sink_->Poll(std::min(deadline, now + kSinkPollInterval));
+        poll(nullptr, 0, MillisUntil(std::min(deadline, now + kSinkPollInterval), now));
+    }
+    if (connected && stream_.Connected()) {
+        next_status_ = Clock::now();
+        SendStatus(Clock::now(), false);
+        stream_.Finish();
+    }
+    sink_->Close();
+    if (!settled)
+        LogWarning("drain timed out; data not yet durable will be replayed on the next start");
+    LogInfo("stopped", {{"confirmed_lsn", FormatLsn(tracker_.Confirmed())}});
+    return fatal_ ? 1 : 0;
+}
+
+}  // namespace snowcdc
