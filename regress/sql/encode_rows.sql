@@ -52,6 +52,11 @@ INSERT INTO encode_rows_types VALUES
      NULL, NULL, decode(repeat(md5('bytes'), 300), 'hex'),
      NULL, NULL, NULL, NULL, NULL, NULL,
      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO encode_rows_types (id, t)
+SELECT 5, string_agg(md5(g::text), '') FROM generate_series(1, 1000) g;
+-- Row 5's text is stored out of line, in the TOAST table.
+SELECT pg_relation_size(reltoastrelid) > 0 AS toast_table_used
+FROM pg_class WHERE relname = 'encode_rows_types';
 -- Keys by replica identity: none, a unique index, FULL with and without a primary key.
 CREATE TABLE encode_rows_no_key (a int, b text);
 CREATE TABLE encode_rows_by_index (a int NOT NULL, b text NOT NULL, c text);
