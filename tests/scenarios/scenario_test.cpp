@@ -44,6 +44,12 @@ std::vector<ScenarioCase> AllCases() {
     return cases;
 }
 
+std::string CaseName(const ScenarioCase &c);
+
+void PrintTo(const ScenarioCase &c, std::ostream *os) {
+    *os << CaseName(c);
+}
+
 std::string CaseName(const ScenarioCase &c) {
     std::string name = std::filesystem::path(c.file).stem().string();
     for (char &ch : name) {
@@ -131,16 +137,25 @@ class ScenarioTest : public ::testing::TestWithParam<ScenarioCase> {
         Sql(ddl::GenerateTableSql(table_, options_));
     }
 
+    // Records are JSON objects completed with the scenario's table and ts = lsn, or strings
+    // landed verbatim (for numbers a JSON parser would round).
     void Land(const json &records) const {
-        for (json record : records) {
-            size_t dot = scenario_.at("table").get<std::string>().find('.');
-            if (!record.contains("schema"))
-                record["schema"] = scenario_.at("table").get<std::string>().substr(0, dot);
-            if (!record.contains("table"))
-                record["table"] = scenario_.at("table").get<std::string>().substr(dot + 1);
-            if (!record.contains("ts"))
-                record["ts"] = record.at("lsn");  // commit time in microseconds = lsn
-            std::string text = record.dump();
+        const std::string table = scenario_.at("table");
+        const size_t dot = table.find('.');
+        for (const json &entry : records) {
+            std::string text;
+            if (entry.is_string()) {
+                text = entry.get<std::string>();
+            } else {
+                json record = entry;
+                if (!record.contains("schema"))
+                    record["schema"] = table.substr(0, dot);
+                if (!record.contains("table"))
+                    record["table"] = table.substr(dot + 1);
+                if (!record.contains("ts"))
+                    record["ts"] = record.at("lsn");  // commit time in microseconds = lsn
+                text = record.dump();
+            }
             Sql("SELECT landing.land('" + Replace(text, "'", "''") + "'::jsonb)");
         }
     }

@@ -94,7 +94,7 @@ const std::vector<TypeRule> &Rules() {
          "`infinity` -> 9999-12-31, `-infinity` -> 0001-01-01"},
         {"timestamp", 0, "timestamp(p)", 6,
          [](int typmod) { return WithTimePrecision(TargetKind::kTimestampNtz, typmod); },
-         "`infinity` -> 9999-12-31 23:59:59.999999, `-infinity` -> 0001-01-01 00:00:00"},
+         "`infinity` -> 9999-12-31 23:59:59, `-infinity` -> 0001-01-01 00:00:00"},
         {"timestamptz", 0, "timestamptz(p)", 6,
          [](int typmod) { return WithTimePrecision(TargetKind::kTimestampTz, typmod); },
          "the instant, offset +00:00; infinities as for timestamp"},
@@ -193,9 +193,9 @@ Sentinels SentinelsFor(TargetKind kind) {
         case TargetKind::kDate:
             return {"9999-12-31", "0001-01-01"};
         case TargetKind::kTimestampNtz:
-            return {"9999-12-31T23:59:59.999999", "0001-01-01T00:00:00"};
+            return {"9999-12-31T23:59:59", "0001-01-01T00:00:00"};
         case TargetKind::kTimestampTz:
-            return {"9999-12-31T23:59:59.999999Z", "0001-01-01T00:00:00Z"};
+            return {"9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"};
         default:
             return {nullptr, nullptr};
     }
@@ -262,6 +262,13 @@ std::string PostgresExtract(const TargetType &t, const std::string &json,
         case TargetKind::kTimestampNtz:
         case TargetKind::kTimestampTz:
             return "(" + WithSentinels(text, t.kind) + ")::" + PostgresType(t);
+        case TargetKind::kNumber:
+            // Snowflake's NUMBER has no NaN or infinities and rejects them; Postgres numeric(p,s)
+            // would store NaN, so the twin fails on them the same way.
+            return "(CASE WHEN " + text +
+                   " IN ('NaN', 'Infinity', '-Infinity') THEN 'numeric ' || " + text +
+                   " || ' cannot be converted to NUMBER' ELSE " + text +
+                   " END)::" + PostgresType(t);
         default:
             return text + "::" + PostgresType(t);
     }
