@@ -152,11 +152,20 @@ class Cluster:
         }
         self.log("cluster: %s on 127.0.0.1:%d" % (self.data_dir, self.port))
 
+    def stop_server(self):
+        """Stops the server and keeps the data directory (for single-user sessions)."""
+        if self.postmaster_pid is not None:
+            run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data_dir, "-m", "fast", "-w",
+                 "stop"], as_postgres=True)
+            self.postmaster_pid = None
+
     def stop(self):
         if self.dir is None:
             return
-        run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data_dir, "-m", "fast", "-w",
-             "stop"], as_postgres=True, check=False)
+        if self.postmaster_pid is not None:
+            run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data_dir, "-m", "fast", "-w",
+                 "stop"], as_postgres=True, check=False)
+            self.postmaster_pid = None
         if self.keep:
             self.log("cluster kept in %s" % self.dir)
         else:

@@ -32,9 +32,9 @@ class Contender:
         self.note = note
         self.unavailable = None  # reason, when the plugin cannot be loaded or refuses options
 
-    @property
-    def slot(self):
-        return "bench_" + self.name
+    def slot(self, workload):
+        """The contender's slot for one workload's WAL."""
+        return "bench_%s_%s" % (self.name, workload.name)
 
 
 CONTENDERS = (
@@ -105,72 +105,124 @@ class WorkloadResult:
         self.by_contender = {}
 
 
+class PreparedWal:
+    """One workload's WAL, written after every contender's slot was created."""
+
+    def __init__(self, workload, end_lsn, changes, load_seconds, wal_bytes):
+        self.workload = workload
+        self.end_lsn = end_lsn
+        self.changes = changes
+        self.load_seconds = load_seconds
+        self.wal_bytes = wal_bytes
+
+
+def prepare_database(cluster):
+    """The benchmark database, the publication pgoutput needs and the timed peek function."""
+    cluster.psql("CREATE DATABASE %s;" % DBNAME)
+    cluster.psql("CREATE PUBLICATION %s FOR ALL TABLES;%s" % (PUBLICATION, PEEK_FUNCTION), DBNAME)
+
+
+def probe_contenders(cluster, contenders, log):
+    """Marks contenders whose plugin cannot be loaded or rejects its options."""
+    for contender in contenders:
+        slot = "probe_" + contender.name
+        try:
+            cluster.psql("SELECT 'ok' FROM pg_create_logical_replication_slot(%s, %s);"
+                         % (sql_literal(slot), sql_literal(contender.plugin)), DBNAME)
+            try:
+                cluster.psql("SELECT * FROM bench_peek(%s, NULL, %s, %s);"
+                             % (sql_literal(slot), contender.binary, options_array(contender)),
+                             DBNAME)
+            finally:
+                cluster.psql("SELECT pg_drop_replication_slot(%s);" % sql_literal(slot), DBNAME)
+        except cluster_mod.CommandError as error:
+            contender.unavailable = str(error).splitlines()[-1]
+            log("%s unavailable: %s" % (contender.name, contender.unavailable))
+
+
+def prepare_wal(cluster, workload, contenders, log):
+    """Runs the workload's setup, creates one slot per contender, then writes the WAL to
+    decode; waits until it is flushed and checks the change count with the floor."""
+    log("%s: setup" % workload.name)
+    workload.setup(cluster, DBNAME)
+    for contender in contenders:
+        cluster.psql("SELECT 'ok' FROM pg_create_logical_replication_slot(%s, %s);"
+                     % (sql_literal(contender.slot(workload)), sql_literal(contender.plugin)),
+                     DBNAME)
+    start_lsn = cluster.psql("SELECT pg_current_wal_insert_lsn();")
+    log("%s: writing the WAL" % workload.name)
+    started = time.perf_counter()
+    workload.run(cluster, DBNAME)
+    load_seconds = time.perf_counter() - started
+    end_lsn = cluster.psql("SELECT pg_current_wal_insert_lsn();")
+    wait_flushed(cluster, end_lsn)
+    wal_bytes = int(cluster.psql("SELECT pg_wal_lsn_diff('%s', '%s');" % (end_lsn, start_lsn)))
+    floor = next((c for c in contenders if c.name == "floor"), None)
+    if floor is None:
+        raise RuntimeError("the floor plugin is unavailable; install it with "
+                           "make -C bench/floor_plugin install")
+    # The floor emits one byte per change, so it counts them; this also reads the WAL once
+    # before any timed run.
+    changes, _, _ = peek(cluster, floor, floor.slot(workload), end_lsn)
+    if changes != workload.expected_changes():
+        raise RuntimeError(
+            "workload %s: the floor decoded %d changes, the workload should write %d; "
+            "something else wrote to the database or the workload is wrong"
+            % (workload.name, changes, workload.expected_changes()))
+    return PreparedWal(workload, end_lsn, changes, load_seconds, wal_bytes)
+
+
+def drop_slots(cluster, workload, contenders):
+    for contender in contenders:
+        cluster.psql("SELECT pg_drop_replication_slot(%s);"
+                     % sql_literal(contender.slot(workload)), DBNAME)
+
+
+def wait_flushed(cluster, lsn, timeout=60.0):
+    """Decoding stops at the flushed end of the WAL, and with synchronous_commit = off the
+    last commits reach the disk only when the WAL writer gets to them."""
+    deadline = time.monotonic() + timeout
+    query = "SELECT pg_current_wal_flush_lsn() >= %s;" % sql_literal(lsn)
+    while cluster.psql(query) != "t":
+        if time.monotonic() > deadline:
+            raise RuntimeError("the WAL was not flushed up to %s within %.0f s; see %s"
+                               % (lsn, timeout, cluster.dir))
+        time.sleep(0.01)
+
+
+def peek_sql(contender, slot, end_lsn):
+    return "SELECT messages, bytes, seconds FROM bench_peek(%s, %s, %s, %s);" % (
+        sql_literal(slot), sql_literal(end_lsn), contender.binary, options_array(contender))
+
+
+def peek(cluster, contender, slot, end_lsn):
+    """Peeks at the slot up to end_lsn; returns output messages, bytes and server seconds."""
+    messages, output_bytes, seconds = cluster.psql(
+        peek_sql(contender, slot, end_lsn), DBNAME).split("|")
+    return int(messages), int(output_bytes), float(seconds)
+
+
 class DecodeSuite:
     name = "decode"
 
-    def __init__(self, cluster, scale, rounds, contenders, workloads, log=print):
+    def __init__(self, cluster, rounds, contenders, workloads, log=print):
         self.cluster = cluster
-        self.scale = scale
         self.rounds = rounds
         self.contenders = contenders
         self.workloads = workloads
-        self.log = log
+        self.log = lambda message: log("decode: " + message)
 
     def run(self):
-        self.cluster.psql("CREATE DATABASE %s;" % DBNAME)
-        self.cluster.psql(
-            "CREATE PUBLICATION %s FOR ALL TABLES;%s" % (PUBLICATION, PEEK_FUNCTION), DBNAME
-        )
-        self._probe_contenders()
+        prepare_database(self.cluster)
+        probe_contenders(self.cluster, self.contenders, self.log)
         return [self._run_workload(workload) for workload in self.workloads]
 
-    def available(self):
-        return [c for c in self.contenders if c.unavailable is None]
-
-    def _probe_contenders(self):
-        """Marks contenders whose plugin cannot be loaded or rejects its options."""
-        for contender in self.contenders:
-            slot = "probe_" + contender.name
-            try:
-                self.cluster.psql(
-                    "SELECT 'ok' FROM pg_create_logical_replication_slot(%s, %s);"
-                    % (sql_literal(slot), sql_literal(contender.plugin)),
-                    DBNAME,
-                )
-                try:
-                    self.cluster.psql(
-                        "SELECT * FROM bench_peek(%s, NULL, %s, %s);"
-                        % (sql_literal(slot), contender.binary, options_array(contender)),
-                        DBNAME,
-                    )
-                finally:
-                    self.cluster.psql("SELECT pg_drop_replication_slot(%s);" % sql_literal(slot),
-                                      DBNAME)
-            except cluster_mod.CommandError as error:
-                contender.unavailable = str(error).splitlines()[-1]
-                self.log("decode: %s unavailable: %s" % (contender.name, contender.unavailable))
-
     def _run_workload(self, workload):
+        contenders = [c for c in self.contenders if c.unavailable is None]
+        wal = prepare_wal(self.cluster, workload, contenders, self.log)
         result = WorkloadResult(workload)
-        contenders = self.available()
-        self.log("decode: %s: setup" % workload.name)
-        workload.setup(self.cluster, DBNAME)
-        for contender in contenders:
-            self.cluster.psql(
-                "SELECT 'ok' FROM pg_create_logical_replication_slot(%s, %s);"
-                % (sql_literal(contender.slot), sql_literal(contender.plugin)),
-                DBNAME,
-            )
-        start_lsn = self.cluster.psql("SELECT pg_current_wal_insert_lsn();")
-        self.log("decode: %s: writing the WAL" % workload.name)
-        started = time.perf_counter()
-        workload.run(self.cluster, DBNAME)
-        result.load_seconds = time.perf_counter() - started
-        end_lsn = self.cluster.psql("SELECT pg_current_wal_insert_lsn();")
-        self._wait_flushed(end_lsn)
-        result.wal_bytes = int(self.cluster.psql(
-            "SELECT pg_wal_lsn_diff('%s', '%s');" % (end_lsn, start_lsn)))
-        result.changes = self._count_changes(workload, end_lsn)
+        result.changes, result.load_seconds, result.wal_bytes = (
+            wal.changes, wal.load_seconds, wal.wal_bytes)
         for contender in contenders:
             result.by_contender[contender.name] = ContenderResult()
         for path in PATHS:
@@ -178,58 +230,20 @@ class DecodeSuite:
                 # Rotate the order so no contender always runs first or last in a round.
                 shift = round_index % len(contenders)
                 for contender in contenders[shift:] + contenders[:shift]:
-                    self._measure(path, contender, end_lsn, result)
-            self.log("decode: %s: %s done" % (workload.name, path))
-        for contender in contenders:
-            self.cluster.psql("SELECT pg_drop_replication_slot(%s);" % sql_literal(contender.slot),
-                              DBNAME)
+                    self._measure(path, contender, workload, wal.end_lsn, result)
+            self.log("%s: %s done" % (workload.name, path))
+        drop_slots(self.cluster, workload, contenders)
         return result
 
-    def _wait_flushed(self, lsn, timeout=60.0):
-        """Decoding stops at the flushed end of the WAL, and with synchronous_commit = off the
-        last commits reach the disk only when the WAL writer gets to them."""
-        deadline = time.monotonic() + timeout
-        query = "SELECT pg_current_wal_flush_lsn() >= %s;" % sql_literal(lsn)
-        while self.cluster.psql(query) != "t":
-            if time.monotonic() > deadline:
-                raise RuntimeError("the WAL was not flushed up to %s within %.0f s; see %s"
-                                   % (lsn, timeout, self.cluster.dir))
-            time.sleep(0.01)
-
-    def _count_changes(self, workload, end_lsn):
-        """The floor emits one byte per change: its output counts the changes decoded. This
-        also reads the WAL once before any timed run."""
-        floor = next((c for c in self.available() if c.name == "floor"), None)
-        if floor is None:
-            raise RuntimeError("the floor plugin is unavailable; install it with "
-                               "make -C bench/floor_plugin install")
-        messages, _, _ = self._peek(floor, end_lsn)
-        expected = workload.expected_changes()
-        if messages != expected:
-            raise RuntimeError(
-                "workload %s: the floor decoded %d changes, the workload should write %d; "
-                "something else wrote to the database or the workload is wrong"
-                % (workload.name, messages, expected))
-        return messages
-
-    def _peek(self, contender, end_lsn):
-        row = self.cluster.psql(
-            "SELECT messages, bytes, seconds FROM bench_peek(%s, %s, %s, %s);"
-            % (sql_literal(contender.slot), sql_literal(end_lsn), contender.binary,
-               options_array(contender)),
-            DBNAME,
-        )
-        messages, output_bytes, seconds = row.split("|")
-        return int(messages), int(output_bytes), float(seconds)
-
-    def _measure(self, path, contender, end_lsn, result):
+    def _measure(self, path, contender, workload, end_lsn, result):
         """One timed decode. Server CPU is the cluster's CPU over the run, taken with no other
         session alive, so it is the decoding session's (its start-up included)."""
-        copy = self._copy_slot(contender) if path == "walsender" else None
+        slot = contender.slot(workload)
+        copy = self._copy_slot(slot) if path == "walsender" else None
         self.cluster.wait_sessions_gone()
         cpu_before = self.cluster.cpu_seconds()
         if path == "peek":
-            messages, output_bytes, wall = self._peek(contender, end_lsn)
+            messages, output_bytes, wall = peek(self.cluster, contender, slot, end_lsn)
             client_cpu = 0.0
         else:
             wall, client_cpu = self._stream(contender, copy, end_lsn)
@@ -247,11 +261,11 @@ class DecodeSuite:
             outcome.messages, outcome.bytes = messages, output_bytes
         outcome.samples[path].append(sample)
 
-    def _copy_slot(self, contender):
+    def _copy_slot(self, slot):
         """The walsender consumes its slot; it gets a copy that starts where the original does."""
-        copy = contender.slot + "_stream"
+        copy = slot + "_stream"
         self.cluster.psql("SELECT 'ok' FROM pg_copy_logical_replication_slot(%s, %s);"
-                          % (sql_literal(contender.slot), sql_literal(copy)), DBNAME)
+                          % (sql_literal(slot), sql_literal(copy)), DBNAME)
         return copy
 
     def _drop_copy(self, copy, end_lsn):

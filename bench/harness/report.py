@@ -11,7 +11,7 @@ from . import decode
 from . import stats
 
 
-def machine_lines(started, command, rounds, load_before, load_after):
+def machine_lines(started, command, load_before, load_after, method):
     cpu_model = "unknown"
     with open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
@@ -28,8 +28,9 @@ def machine_lines(started, command, rounds, load_before, load_after):
         "- Machine: %d CPUs (`nproc`), %s, %.1f GiB RAM, Linux %s" % (
             os.cpu_count(), cpu_model, mem_kib / 1024 / 1024, platform.release()),
         "- PostgreSQL: %s" % postgres,
-        "- Load average (1 min) before / after: %.2f / %.2f (the machine is shared; medians of "
-        "%d interleaved rounds)" % (load_before, load_after, rounds),
+        "- Load average (1 min) before / after: %.2f / %.2f (the machine is shared)"
+        % (load_before, load_after),
+        "- Method: %s" % method,
     ]
 
 
@@ -126,6 +127,37 @@ def _workload_table(result, contenders):
     return lines + [""]
 
 
+def instructions_markdown(results, contenders, header_lines, sizes_name):
+    lines = ["## Decoding, counted in instructions", ""] + header_lines + [""]
+    lines += [
+        "Instructions executed inside pg_logical_slot_peek[_binary]_changes by a single-user "
+        "backend under callgrind, on WAL written by the workloads at %s scale (instruction "
+        "counts per change hardly depend on size; callgrind runs some 50 times slower). "
+        "Each cell: overhead over the floor as a ratio to pgoutput's, "
+        "(I_plugin - I_floor) / (I_pgoutput - I_floor), then in parentheses the plugin's "
+        "instructions per change above the floor. Unlike times, these repeat to within a "
+        "fraction of a percent from run to run." % sizes_name,
+        "",
+        "| contender | " + " | ".join(r.workload.name for r in results) + " |",
+        "|---" * (1 + len(results)) + "|",
+    ]
+    for contender in contenders:
+        if contender.unavailable is not None or contender.name == "floor":
+            continue
+        cells = []
+        for result in results:
+            counts = result.instructions
+            ratio = stats.overhead_ratio(counts[contender.name], counts["floor"],
+                                         counts["pgoutput"])
+            per_change = (counts[contender.name] - counts["floor"]) / result.changes
+            cells.append("%s (%.0f)" % (_fmt(ratio, 2), per_change))
+        lines.append("| %s | %s |" % (contender.name, " | ".join(cells)))
+    lines.append("| floor, instructions per change | %s |" % " | ".join(
+        "%.0f" % (r.instructions["floor"] / r.changes) for r in results))
+    lines.append("| changes | %s |" % " | ".join("%d" % r.changes for r in results))
+    return "\n".join(lines) + "\n"
+
+
 def decode_raw_samples(results):
     """Every timed sample, for the results file: medians hide how noisy a run was."""
     lines = ["### Raw samples (wall s / server CPU s, in round order)", ""]
@@ -138,9 +170,9 @@ def decode_raw_samples(results):
     return "\n".join(lines) + "\n"
 
 
-def write_results(results_dir, started, scale, text):
+def write_results(results_dir, stamp, text):
     os.makedirs(results_dir, exist_ok=True)
-    path = os.path.join(results_dir, "%s-%s.md" % (started.strftime("%Y-%m-%d-%H%M"), scale))
+    path = os.path.join(results_dir, stamp + ".md")
     with open(path, "w") as results_file:
         results_file.write(text)
     return path

@@ -13,6 +13,15 @@ from . import cluster as cluster_mod
 # Sizes per scale. "small" checks that the harness works in about a minute; "full" is the
 # real measurement.
 SIZES = {
+    # For instruction counts under callgrind, which runs some 50 times slower.
+    "tiny": {
+        "pgbench_transactions": 250,
+        "mixed_batches": 2,
+        "wide_batches": 2,
+        "big_rows": 10000,
+        "toast_rows": 200,
+        "toast_rounds": 2,
+    },
     "small": {
         "pgbench_transactions": 1000,
         "mixed_batches": 10,
