@@ -177,8 +177,8 @@ std::string Quoted(const std::string &name) {
     return out + "\"";
 }
 
-// Object names given on the command line are written as the user typed them when they are
-// plain identifiers (SNOWCDC, staging), quoted otherwise.
+}  // namespace
+
 std::string ObjectIdent(const std::string &name, Dialect dialect) {
     bool plain = !name.empty();
     for (char c : name) {
@@ -197,8 +197,6 @@ std::string ObjectIdent(const std::string &name, Dialect dialect) {
         return lower;
     }();
 }
-
-}  // namespace
 
 std::string Ident(const std::string &name, Dialect dialect) {
     if (!IsPlainLowerName(name))

@@ -28,6 +28,10 @@ std::string Ident(const std::string &name, Dialect dialect);
 // detect two source names that would collide in the warehouse.
 std::string ResolvedName(const std::string &name, Dialect dialect);
 
+// A name given on the command line (database, schema, warehouse): as typed when it is a plain
+// identifier (SNOWCDC, staging; folded to the dialect's case), quoted otherwise.
+std::string ObjectIdent(const std::string &name, Dialect dialect);
+
 // A string literal (Snowflake treats backslash as an escape character, Postgres does not).
 std::string Literal(const std::string &text, Dialect dialect);
 

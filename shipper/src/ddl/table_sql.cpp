@@ -514,18 +514,18 @@ std::string Generator::Task() const {
            "-- task and the graph's finalizer (sql/snowflake/notifications.sql).\n"
            "ALTER TASK IF EXISTS " +
            root + " SUSPEND;\nCREATE OR REPLACE TASK " + objects_.task +
-           "\n  WAREHOUSE = " + Ident(n.warehouse, d_) + "\n  AFTER " + root +
+           "\n  WAREHOUSE = " + ObjectIdent(n.warehouse, d_) +
            "\n  COMMENT = " + Lit("snowcdc: merge " + table_.schema + "." + table_.name) +
-           "\nAS\n  CALL " + objects_.procedure + "();\nSELECT SYSTEM$TASK_DEPENDENTS_ENABLE(" +
-           Lit(root) + ");\n";
+           "\n  AFTER " + root + "\nAS\n  CALL " + objects_.procedure +
+           "();\nSELECT SYSTEM$TASK_DEPENDENTS_ENABLE(" + Lit(root) + ");\n";
 }
 
 std::string Generator::Metrics() const {
     return "-- Change metrics per hour, refreshed by Snowflake (Dynamic Table).\n"
            "CREATE OR REPLACE DYNAMIC TABLE " +
            objects_.metrics + "\n  TARGET_LAG = " + Lit(options_.metrics_target_lag) +
-           "\n  WAREHOUSE = " + Ident(options_.names.warehouse, d_) +
-           "\nAS\nSELECT DATE_TRUNC('HOUR', valid_from) AS hour,\n"
+           "\n  WAREHOUSE = " + ObjectIdent(options_.names.warehouse, d_) +
+           "\nAS\nSELECT DATE_TRUNC('HOUR', valid_from) AS change_hour,\n"
            "       COUNT(*) AS versions,\n"
            "       COUNT_IF(is_deleted) AS versions_closed_by_delete,\n"
            "       COUNT(DISTINCT " +
