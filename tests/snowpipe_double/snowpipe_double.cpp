@@ -495,6 +495,9 @@ void SnowpipeDouble::HandleDrop(const httplib::Request &req, httplib::Response &
 }
 
 void SnowpipeDouble::Promote() {
+    if (hold_commits_) {
+        return;
+    }
     SteadyClock::time_point now = SteadyClock::now();
     for (auto &[name, channel] : channels_) {
         while (!channel.pending.empty() && channel.pending.front().commit_at <= now) {
@@ -548,6 +551,12 @@ void SnowpipeDouble::SetErrorBodyForm(ErrorBodyForm form) {
 void SnowpipeDouble::SetCommitDelay(std::chrono::milliseconds delay) {
     std::lock_guard<std::mutex> lock(mutex_);
     options_.commit_delay = delay;
+}
+
+void SnowpipeDouble::HoldCommits(bool hold) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hold_commits_ = hold;
+    changed_.notify_all();
 }
 
 void SnowpipeDouble::SetScopedTokenLifetime(int64_t seconds) {
@@ -614,7 +623,7 @@ bool SnowpipeDouble::WaitUntil(const std::function<bool()> &ready,
         // Commits come due with time, not with a request: look again at the next due one.
         SteadyClock::time_point wake = give_up;
         for (const auto &[name, channel] : channels_) {
-            if (!channel.pending.empty()) {
+            if (!hold_commits_ && !channel.pending.empty()) {
                 wake = std::min(wake, channel.pending.front().commit_at);
             }
         }

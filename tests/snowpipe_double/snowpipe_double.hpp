@@ -90,6 +90,8 @@ class SnowpipeDouble {
     void SetErrorBodyForm(ErrorBodyForm form);
     void SetCommitDelay(std::chrono::milliseconds delay);
     void SetScopedTokenLifetime(int64_t seconds);
+    // While held, appended rows stay pending (not committed) whatever the commit delay.
+    void HoldCommits(bool hold);
     void SetRejectRowsContaining(const std::string &marker);
 
     std::vector<CommittedRow> Committed() const;
@@ -152,6 +154,7 @@ class SnowpipeDouble {
     std::map<DoubleFault, int> faults_;
     std::set<std::string> valid_tokens_;
     uint64_t token_counter_ = 0;
+    bool hold_commits_ = false;
     DoubleStats stats_;
 };
 

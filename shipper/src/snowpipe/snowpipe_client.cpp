@@ -58,9 +58,6 @@ CallResult SnowpipeClient::Fatal(CallResult result) const {
         result.detail = role + " lacks a privilege on pipe " + pipe_.Qualified() +
                         ": GRANT OPERATE ON PIPE, INSERT on its table, USAGE on database and "
                         "schema";
-    } else if (result.http_status == 401) {
-        result.detail = "the ingest host refused a freshly exchanged scoped token for pipe " +
-                        pipe_.Qualified() + ": check SNOWFLAKE_ROLE and its grants";
     }
     return result;
 }
@@ -96,7 +93,10 @@ CallResult SnowpipeClient::Send(HttpRequest request, HttpResponse *response) {
         }
         tokens_.Invalidate(token.value);
     }
-    return Fatal(CallResult{Outcome::kFatal, 401, ParseErrorBody(response->body), ""});
+    // Refused twice in a row: the caller backs off and, if it keeps happening, stops.
+    return CallResult{Outcome::kRefreshToken, 401, ParseErrorBody(response->body),
+                      "the ingest host refused a freshly exchanged scoped token for pipe " +
+                          pipe_.Qualified() + ": check SNOWFLAKE_ROLE and its grants"};
 }
 
 CallResult SnowpipeClient::OpenChannel(const std::string &channel, const std::string &request_id,

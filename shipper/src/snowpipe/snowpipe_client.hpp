@@ -1,5 +1,6 @@
 // The Snowpipe Client: one call per protocol operation (open, append, bulk status, drop)
-// against the ingest host, with the scoped token attached and one token refresh on a 401.
+// against the ingest host, with the scoped token attached and one token refresh on a 401
+// (a second 401 comes back as kRefreshToken: the caller backs off, and stops if it lasts).
 // Retries and re-opens are the caller's (the channel), which knows what is safe to repeat.
 #pragma once
 
