@@ -5,6 +5,7 @@
 CREATE SCHEMA IF NOT EXISTS landing;
 CREATE SCHEMA IF NOT EXISTS staging;
 CREATE SCHEMA IF NOT EXISTS analytics;
+CREATE SCHEMA IF NOT EXISTS monitoring;
 
 -- Every record the pipe accepted, as landed (landing.sql: LANDING.CDC_RECORDS).
 CREATE TABLE IF NOT EXISTS landing.cdc_records (
@@ -47,6 +48,16 @@ CREATE TABLE IF NOT EXISTS staging.cdc_truncations (
     seq numeric(20,0) NOT NULL,
     commit_ts timestamptz(6) NOT NULL,
     applied_at timestamptz(6) DEFAULT now()
+);
+
+-- One row per merge that applied records, per table (tasks.sql: STAGING.CDC_MERGE_LOG).
+CREATE TABLE IF NOT EXISTS staging.cdc_merge_log (
+    source_schema text NOT NULL,
+    source_table text NOT NULL,
+    merged_at timestamptz(6) NOT NULL,
+    records numeric(20,0) NOT NULL,
+    last_lsn numeric(20,0),
+    last_commit_ts timestamptz(6)
 );
 
 -- The pipe's projection of one NDJSON record (landing.sql: the COPY ... SELECT of the pipe)

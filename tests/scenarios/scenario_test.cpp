@@ -119,6 +119,7 @@ class ScenarioTest : public ::testing::TestWithParam<ScenarioCase> {
         sql = Replace(sql, "{current}", objects_.current);
         sql = Replace(sql, "{history}", objects_.history);
         sql = Replace(sql, "{procedure}", objects_.procedure);
+        sql = Replace(sql, "{quality}", objects_.quality);
         return Replace(sql, "{pending}", "staging.cdc_pending");
     }
 
@@ -133,6 +134,7 @@ class ScenarioTest : public ::testing::TestWithParam<ScenarioCase> {
         options_.names.landing_schema = "landing";
         options_.names.staging_schema = "staging";
         options_.names.analytics_schema = "analytics";
+        options_.names.monitoring_schema = "monitoring";
         objects_ = ddl::ObjectsFor(table_, options_);
         Sql(ddl::GenerateTableSql(table_, options_));
     }

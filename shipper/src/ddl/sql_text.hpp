@@ -15,6 +15,7 @@ struct ObjectNames {
     std::string landing_schema = "LANDING";
     std::string staging_schema = "STAGING";
     std::string analytics_schema = "ANALYTICS";
+    std::string monitoring_schema = "MONITORING";
     std::string warehouse = "SNOWCDC_WH";
     std::string root_task = "SNOWCDC_ROUTE";
 };

@@ -48,6 +48,7 @@ class Generator {
     std::string Procedure() const;
     std::string Task() const;
     std::string Metrics() const;
+    std::string DataQuality() const;
 
   private:
     std::string Q(const std::string &name) const { return Ident(name, d_); }
@@ -80,6 +81,7 @@ class Generator {
     std::string FoldSplitTransactions() const;
     std::string MergeCurrent() const;
     std::string LogTruncates() const;
+    std::string LogMerge() const;
     std::string DeletePending() const;
 
     const Table &table_;
@@ -457,6 +459,51 @@ std::string Generator::LogTruncates() const {
            "      AND l.lsn = b.lsn AND l.seq = b.seq);\n";
 }
 
+std::string Generator::LogMerge() const {
+    const std::string log =
+        Qualified(options_.names, options_.names.staging_schema, "cdc_merge_log", d_);
+    return "INSERT INTO " + log +
+           " (source_schema, source_table, merged_at, records, last_lsn, last_commit_ts)\n"
+           "SELECT " +
+           Lit(table_.schema) + ", " + Lit(table_.name) +
+           ", CURRENT_TIMESTAMP, COUNT(*), MAX(lsn), MAX(commit_ts)\nFROM " + objects_.batch +
+           "\nHAVING COUNT(*) > 0;\n";
+}
+
+std::string Generator::DataQuality() const {
+    const auto keys = KeyColumns();
+    auto key_object = [&](const std::string &alias) {
+        std::vector<std::string> parts;
+        for (const Column *c : keys)
+            parts.push_back(Lit(c->name) + ", " + alias + "." + Q(c->name));
+        return Sf("OBJECT_CONSTRUCT(", "jsonb_build_object(") + Join(parts, ", ") + ")";
+    };
+    const std::string live = Soft() ? " AND NOT c._cdc_is_deleted" : "";
+    std::string s = "-- Data quality: every row is a problem (empty when the tables are sound).\n";
+    s += "CREATE OR REPLACE VIEW " + objects_.quality + " AS\n";
+    s += "SELECT 'more than one current version' AS issue, " + key_object("h") +
+         " AS row_key, COUNT(*) AS versions\nFROM " + objects_.history +
+         " h\nWHERE h.is_current\nGROUP BY " + List(keys, "h") + "\nHAVING COUNT(*) > 1\n";
+    s += "UNION ALL\nSELECT 'duplicate current-state row', " + key_object("c") +
+         ", COUNT(*)\nFROM " + objects_.current + " c\nGROUP BY " + List(keys, "c") +
+         "\nHAVING COUNT(*) > 1\n";
+    s += "UNION ALL\nSELECT CASE WHEN g.valid_to IS NULL OR g._next_from < g.valid_to THEN "
+         "'overlapping versions'\n            ELSE 'gap between versions' END, " +
+         key_object("g") + ", 2\nFROM (\n    SELECT h.*, LEAD(h.valid_from) OVER (PARTITION BY " +
+         List(keys, "h") +
+         " ORDER BY h.valid_from, h._cdc_lsn, h._cdc_seq) AS _next_from\n    FROM " +
+         objects_.history +
+         " h\n) g\nWHERE g._next_from IS NOT NULL\n  AND (g.valid_to IS NULL OR "
+         "g._next_from < g.valid_to OR (g._next_from > g.valid_to AND NOT g.is_deleted))\n";
+    s += "UNION ALL\nSELECT 'live row without a current version', " + key_object("c") +
+         ", 0\nFROM " + objects_.current + " c\nWHERE NOT EXISTS (SELECT 1 FROM " +
+         objects_.history + " h WHERE " + KeyEq("h", "c") + " AND h.is_current)" + live + "\n";
+    s += "UNION ALL\nSELECT 'current version without a live row', " + key_object("h") +
+         ", 1\nFROM " + objects_.history + " h\nWHERE h.is_current AND NOT EXISTS (SELECT 1 FROM " +
+         objects_.current + " c WHERE " + KeyEq("c", "h") + live + ");\n";
+    return s;
+}
+
 std::string Generator::DeletePending() const {
     std::string pending =
         Qualified(options_.names, options_.names.staging_schema, "cdc_pending", d_);
@@ -488,7 +535,7 @@ std::string Generator::Procedure() const {
             CloseHistory() + "\n" + InsertHistory() + "\n" + FoldSplitTransactions() + "\n";
     body += "-- 4. current state: the last image of each key\n" + MergeCurrent() + "\n";
     body += "-- 5. bookkeeping: applied truncates, merged records leave the pending table\n" +
-            LogTruncates() + "\n" + DeletePending();
+            LogTruncates() + "\n" + LogMerge() + "\n" + DeletePending();
     const std::string what = table_.schema + "." + table_.name;
     if (d_ == Dialect::kSnowflake) {
         return "CREATE OR REPLACE PROCEDURE " + objects_.procedure +
@@ -547,6 +594,7 @@ TableObjects ObjectsFor(const Table &table, const GenerateOptions &options) {
     o.procedure = Qualified(n, n.staging_schema, "merge_" + base, d);
     o.task = Qualified(n, n.staging_schema, "merge_" + base + "_task", d);
     o.metrics = Qualified(n, n.analytics_schema, base + "_cdc_metrics", d);
+    o.quality = Qualified(n, n.monitoring_schema, base + "_data_quality", d);
     return o;
 }
 
@@ -605,7 +653,7 @@ std::string GenerateTableSql(const Table &table, const GenerateOptions &options)
     } else {
         out += "-- Postgres dialect: the executable twin of the Snowflake text, for tests.\n";
     }
-    out += "\n" + gen.Tables() + "\n" + gen.Procedure();
+    out += "\n" + gen.Tables() + "\n" + gen.Procedure() + "\n" + gen.DataQuality();
     if (options.dialect == Dialect::kSnowflake) {
         out += "\n" + gen.Task();
         if (options.dynamic_table_metrics)

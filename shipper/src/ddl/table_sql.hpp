@@ -30,6 +30,7 @@ struct TableObjects {
     std::string procedure;  // the merge procedure (staging)
     std::string task;       // the task that calls it, AFTER the root task (staging)
     std::string metrics;    // optional Dynamic Table of metrics (analytics)
+    std::string quality;    // data-quality view (monitoring)
 };
 
 TableObjects ObjectsFor(const Table &table, const GenerateOptions &options);

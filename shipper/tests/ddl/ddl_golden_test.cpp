@@ -99,6 +99,7 @@ TEST(Golden, OrderLinesPostgresTwin) {
     o.names.landing_schema = "landing";
     o.names.staging_schema = "staging";
     o.names.analytics_schema = "analytics";
+    o.names.monitoring_schema = "monitoring";
     ExpectGolden("sales_order_lines_hard.postgres.sql", GenerateTableSql(OrderLines(), o));
 }
 

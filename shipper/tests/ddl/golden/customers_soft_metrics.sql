@@ -333,6 +333,11 @@ BEGIN
         WHERE l.source_schema = b.source_schema AND l.source_table = b.source_table
           AND l.lsn = b.lsn AND l.seq = b.seq);
 
+    INSERT INTO SNOWCDC.STAGING.CDC_MERGE_LOG (source_schema, source_table, merged_at, records, last_lsn, last_commit_ts)
+    SELECT 'public', 'customers', CURRENT_TIMESTAMP, COUNT(*), MAX(lsn), MAX(commit_ts)
+    FROM SNOWCDC.STAGING.CUSTOMERS__BATCH
+    HAVING COUNT(*) > 0;
+
     DELETE FROM SNOWCDC.STAGING.CDC_PENDING p
     USING SNOWCDC.STAGING.CUSTOMERS__BATCH b
     WHERE p.source_schema = b.source_schema AND p.source_table = b.source_table
@@ -346,6 +351,36 @@ EXCEPTION
         RAISE;
 END;
 $$;
+
+-- Data quality: every row is a problem (empty when the tables are sound).
+CREATE OR REPLACE VIEW SNOWCDC.MONITORING.CUSTOMERS_DATA_QUALITY AS
+SELECT 'more than one current version' AS issue, OBJECT_CONSTRUCT('id', h.ID) AS row_key, COUNT(*) AS versions
+FROM SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY h
+WHERE h.is_current
+GROUP BY h.ID
+HAVING COUNT(*) > 1
+UNION ALL
+SELECT 'duplicate current-state row', OBJECT_CONSTRUCT('id', c.ID), COUNT(*)
+FROM SNOWCDC.ANALYTICS.CUSTOMERS c
+GROUP BY c.ID
+HAVING COUNT(*) > 1
+UNION ALL
+SELECT CASE WHEN g.valid_to IS NULL OR g._next_from < g.valid_to THEN 'overlapping versions'
+            ELSE 'gap between versions' END, OBJECT_CONSTRUCT('id', g.ID), 2
+FROM (
+    SELECT h.*, LEAD(h.valid_from) OVER (PARTITION BY h.ID ORDER BY h.valid_from, h._cdc_lsn, h._cdc_seq) AS _next_from
+    FROM SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY h
+) g
+WHERE g._next_from IS NOT NULL
+  AND (g.valid_to IS NULL OR g._next_from < g.valid_to OR (g._next_from > g.valid_to AND NOT g.is_deleted))
+UNION ALL
+SELECT 'live row without a current version', OBJECT_CONSTRUCT('id', c.ID), 0
+FROM SNOWCDC.ANALYTICS.CUSTOMERS c
+WHERE NOT EXISTS (SELECT 1 FROM SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY h WHERE h.ID = c.ID AND h.is_current) AND NOT c._cdc_is_deleted
+UNION ALL
+SELECT 'current version without a live row', OBJECT_CONSTRUCT('id', h.ID), 1
+FROM SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY h
+WHERE h.is_current AND NOT EXISTS (SELECT 1 FROM SNOWCDC.ANALYTICS.CUSTOMERS c WHERE c.ID = h.ID AND NOT c._cdc_is_deleted);
 
 -- The task runs after every run of the root task (which moves landed records into
 -- the pending table). Adding a child needs the root suspended; the last statement

@@ -223,6 +223,11 @@ BEGIN
         WHERE l.source_schema = b.source_schema AND l.source_table = b.source_table
           AND l.lsn = b.lsn AND l.seq = b.seq);
 
+    INSERT INTO SNOWCDC.STAGING.CDC_MERGE_LOG (source_schema, source_table, merged_at, records, last_lsn, last_commit_ts)
+    SELECT 'sales', 'order_lines', CURRENT_TIMESTAMP, COUNT(*), MAX(lsn), MAX(commit_ts)
+    FROM SNOWCDC.STAGING.SALES_ORDER_LINES__BATCH
+    HAVING COUNT(*) > 0;
+
     DELETE FROM SNOWCDC.STAGING.CDC_PENDING p
     USING SNOWCDC.STAGING.SALES_ORDER_LINES__BATCH b
     WHERE p.source_schema = b.source_schema AND p.source_table = b.source_table

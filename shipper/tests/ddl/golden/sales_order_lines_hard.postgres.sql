@@ -263,9 +263,44 @@ BEGIN
         WHERE l.source_schema = b.source_schema AND l.source_table = b.source_table
           AND l.lsn = b.lsn AND l.seq = b.seq);
 
+    INSERT INTO staging.cdc_merge_log (source_schema, source_table, merged_at, records, last_lsn, last_commit_ts)
+    SELECT 'sales', 'order_lines', CURRENT_TIMESTAMP, COUNT(*), MAX(lsn), MAX(commit_ts)
+    FROM staging.sales_order_lines__batch
+    HAVING COUNT(*) > 0;
+
     DELETE FROM staging.cdc_pending p
     USING staging.sales_order_lines__batch b
     WHERE p.source_schema = b.source_schema AND p.source_table = b.source_table
       AND p.lsn = b.lsn AND p.seq = b.seq;
 END;
 $$;
+
+-- Data quality: every row is a problem (empty when the tables are sound).
+CREATE OR REPLACE VIEW monitoring.sales_order_lines_data_quality AS
+SELECT 'more than one current version' AS issue, jsonb_build_object('order_id', h.order_id, 'line_no', h.line_no) AS row_key, COUNT(*) AS versions
+FROM analytics.sales_order_lines_history h
+WHERE h.is_current
+GROUP BY h.order_id, h.line_no
+HAVING COUNT(*) > 1
+UNION ALL
+SELECT 'duplicate current-state row', jsonb_build_object('order_id', c.order_id, 'line_no', c.line_no), COUNT(*)
+FROM analytics.sales_order_lines c
+GROUP BY c.order_id, c.line_no
+HAVING COUNT(*) > 1
+UNION ALL
+SELECT CASE WHEN g.valid_to IS NULL OR g._next_from < g.valid_to THEN 'overlapping versions'
+            ELSE 'gap between versions' END, jsonb_build_object('order_id', g.order_id, 'line_no', g.line_no), 2
+FROM (
+    SELECT h.*, LEAD(h.valid_from) OVER (PARTITION BY h.order_id, h.line_no ORDER BY h.valid_from, h._cdc_lsn, h._cdc_seq) AS _next_from
+    FROM analytics.sales_order_lines_history h
+) g
+WHERE g._next_from IS NOT NULL
+  AND (g.valid_to IS NULL OR g._next_from < g.valid_to OR (g._next_from > g.valid_to AND NOT g.is_deleted))
+UNION ALL
+SELECT 'live row without a current version', jsonb_build_object('order_id', c.order_id, 'line_no', c.line_no), 0
+FROM analytics.sales_order_lines c
+WHERE NOT EXISTS (SELECT 1 FROM analytics.sales_order_lines_history h WHERE h.order_id = c.order_id AND h.line_no = c.line_no AND h.is_current)
+UNION ALL
+SELECT 'current version without a live row', jsonb_build_object('order_id', h.order_id, 'line_no', h.line_no), 1
+FROM analytics.sales_order_lines_history h
+WHERE h.is_current AND NOT EXISTS (SELECT 1 FROM analytics.sales_order_lines c WHERE c.order_id = h.order_id AND c.line_no = h.line_no);

@@ -269,6 +269,11 @@ BEGIN
         WHERE l.source_schema = b.source_schema AND l.source_table = b.source_table
           AND l.lsn = b.lsn AND l.seq = b.seq);
 
+    INSERT INTO SNOWCDC.STAGING.CDC_MERGE_LOG (source_schema, source_table, merged_at, records, last_lsn, last_commit_ts)
+    SELECT 'sales', 'order_lines', CURRENT_TIMESTAMP, COUNT(*), MAX(lsn), MAX(commit_ts)
+    FROM SNOWCDC.STAGING.SALES_ORDER_LINES__BATCH
+    HAVING COUNT(*) > 0;
+
     DELETE FROM SNOWCDC.STAGING.CDC_PENDING p
     USING SNOWCDC.STAGING.SALES_ORDER_LINES__BATCH b
     WHERE p.source_schema = b.source_schema AND p.source_table = b.source_table
@@ -282,6 +287,36 @@ EXCEPTION
         RAISE;
 END;
 $$;
+
+-- Data quality: every row is a problem (empty when the tables are sound).
+CREATE OR REPLACE VIEW SNOWCDC.MONITORING.SALES_ORDER_LINES_DATA_QUALITY AS
+SELECT 'more than one current version' AS issue, OBJECT_CONSTRUCT('order_id', h.ORDER_ID, 'line_no', h.LINE_NO) AS row_key, COUNT(*) AS versions
+FROM SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY h
+WHERE h.is_current
+GROUP BY h.ORDER_ID, h.LINE_NO
+HAVING COUNT(*) > 1
+UNION ALL
+SELECT 'duplicate current-state row', OBJECT_CONSTRUCT('order_id', c.ORDER_ID, 'line_no', c.LINE_NO), COUNT(*)
+FROM SNOWCDC.ANALYTICS.SALES_ORDER_LINES c
+GROUP BY c.ORDER_ID, c.LINE_NO
+HAVING COUNT(*) > 1
+UNION ALL
+SELECT CASE WHEN g.valid_to IS NULL OR g._next_from < g.valid_to THEN 'overlapping versions'
+            ELSE 'gap between versions' END, OBJECT_CONSTRUCT('order_id', g.ORDER_ID, 'line_no', g.LINE_NO), 2
+FROM (
+    SELECT h.*, LEAD(h.valid_from) OVER (PARTITION BY h.ORDER_ID, h.LINE_NO ORDER BY h.valid_from, h._cdc_lsn, h._cdc_seq) AS _next_from
+    FROM SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY h
+) g
+WHERE g._next_from IS NOT NULL
+  AND (g.valid_to IS NULL OR g._next_from < g.valid_to OR (g._next_from > g.valid_to AND NOT g.is_deleted))
+UNION ALL
+SELECT 'live row without a current version', OBJECT_CONSTRUCT('order_id', c.ORDER_ID, 'line_no', c.LINE_NO), 0
+FROM SNOWCDC.ANALYTICS.SALES_ORDER_LINES c
+WHERE NOT EXISTS (SELECT 1 FROM SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY h WHERE h.ORDER_ID = c.ORDER_ID AND h.LINE_NO = c.LINE_NO AND h.is_current)
+UNION ALL
+SELECT 'current version without a live row', OBJECT_CONSTRUCT('order_id', h.ORDER_ID, 'line_no', h.LINE_NO), 1
+FROM SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY h
+WHERE h.is_current AND NOT EXISTS (SELECT 1 FROM SNOWCDC.ANALYTICS.SALES_ORDER_LINES c WHERE c.ORDER_ID = h.ORDER_ID AND c.LINE_NO = h.LINE_NO);
 
 -- The task runs after every run of the root task (which moves landed records into
 -- the pending table). Adding a child needs the root suspended; the last statement
