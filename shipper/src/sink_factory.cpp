@@ -5,7 +5,7 @@
 #include "ndjson_sink.hpp"
 
 // ---- Modules: add your header here. ---------------------------------------------------
-// #include "snowpipe/snowpipe_sink.hpp"
+#include "snowpipe/snowpipe_sink.hpp"
 
 namespace snowcdc {
 
@@ -15,8 +15,7 @@ std::vector<SettingSpec> AllSettingSpecs() {
         specs.insert(specs.end(), rows.begin(), rows.end());
     };
     // ---- Modules: add your settings rows here, one line each. -------------------------
-    // add(snowpipe::SettingSpecs());
-    (void)add;
+    add(snowpipe::SettingSpecs());
     return specs;
 }
 
@@ -30,7 +29,8 @@ std::unique_ptr<Sink> MakeSink(const Settings &settings) {
             settings.GetDuration("file_rotate_interval")});
     }
     // ---- Modules: add your sink here, one line. -----------------------------------------
-    // if (kind == "snowpipe") return snowpipe::MakeSnowpipeSink(settings);
+    if (kind == "snowpipe")
+        return snowpipe::MakeSnowpipeSink(settings);
     throw ConfigError("setting sink: '" + kind +
                       "' is not built into this shipper; use ndjson-stdout or ndjson-dir");
 }
