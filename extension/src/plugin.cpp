@@ -101,12 +101,17 @@ namespace {
  * Options
  * --------------------------------------------------------------------------------- */
 
-[[noreturn]] void BadOption(const DefElem *elem, const char *problem, const char *detail) {
+/* Reports a bad option, naming it and the offending value. */
+[[noreturn]] void BadOptionValue(const DefElem *elem, const char *value, const char *problem,
+                                 const char *detail) {
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                    errmsg("option \"%s\" %s: \"%s\"", elem->defname, problem,
-                           elem->arg != nullptr ? strVal(elem->arg) : "(none)"),
+                    errmsg("option \"%s\" %s: \"%s\"", elem->defname, problem, value),
                     errdetail("%s", detail)));
     pg_unreachable();
+}
+
+[[noreturn]] void BadOption(const DefElem *elem, const char *problem, const char *detail) {
+    BadOptionValue(elem, elem->arg != nullptr ? strVal(elem->arg) : "(no value)", problem, detail);
 }
 
 /* A missing value means true. */
@@ -152,9 +157,10 @@ List *ParseTableList(const DefElem *elem) {
     List *patterns = SplitList(RequireValue(elem, "Give comma-separated schema.table patterns."));
     ListCell *cell;
     foreach (cell, patterns) {
-        if (strchr(static_cast<const char *>(lfirst(cell)), '.') == nullptr)
-            BadOption(elem, "has a table name without a schema",
-                      "Qualify every name with its schema, e.g. public.orders or public.*.");
+        const char *pattern = static_cast<const char *>(lfirst(cell));
+        if (strchr(pattern, '.') == nullptr)
+            BadOptionValue(elem, pattern, "has a table name without a schema",
+                           "Qualify every name with its schema, e.g. public.orders or public.*.");
     }
     return patterns;
 }

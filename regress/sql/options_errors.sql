@@ -1,0 +1,45 @@
+-- options_errors: unknown, duplicate and malformed options are errors naming the option and value.
+SET synchronous_commit = on;
+\set VERBOSITY terse
+SELECT 'init' FROM pg_create_logical_replication_slot('regression_slot', 'snowcdc');
+-- The records, with LSNs, xids and commit times masked (transactions.sql asserts them).
+CREATE FUNCTION pg_temp.changes(VARIADIC options text[] DEFAULT '{}') RETURNS SETOF text
+LANGUAGE sql AS $$
+    SELECT regexp_replace(data, '"(lsn|end_lsn|xid|ts)":[0-9]+', '"\1":N', 'g')
+    FROM pg_logical_slot_get_changes('regression_slot', NULL, NULL, VARIADIC options)
+    WHERE data::json IS NOT NULL  -- every record must parse as JSON
+$$;
+
+CREATE TABLE opterr (id int PRIMARY KEY);
+INSERT INTO opterr VALUES (1);
+
+-- Unknown name; the detail lists the valid ones.
+\set VERBOSITY default
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'include-xids', '1');
+\set VERBOSITY terse
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'Transactions', 'on');
+-- Duplicates, even with the same value.
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL,
+    'before', 'on', 'before', 'on');
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL,
+    'include-tables', 'public.*', 'include-tables', 'public.x');
+-- Bad booleans.
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'transactions', 'maybe');
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'skip-origin', '');
+-- Format versions out of range or malformed.
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'format-version', '2');
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'format-version', '0');
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'format-version', '1x');
+-- Table names must be schema-qualified.
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'include-tables', 'orders');
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL,
+    'exclude-tables', 'public.a, b');
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'exclude-tables', '*');
+-- (An option without a value only comes over the replication protocol: see options.sql.)
+
+-- The errors consumed nothing: the change is still there.
+SELECT count(*) FROM pg_temp.changes();
+
+DROP TABLE opterr;
+SELECT * FROM pg_temp.changes();
+SELECT 'stop' FROM pg_drop_replication_slot('regression_slot');

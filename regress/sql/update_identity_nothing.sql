@@ -1,0 +1,23 @@
+-- update_identity_nothing: no identity, so no key in any record; deletes still show.
+SET synchronous_commit = on;
+\set VERBOSITY terse
+SELECT 'init' FROM pg_create_logical_replication_slot('regression_slot', 'snowcdc');
+-- The records, with LSNs, xids and commit times masked (transactions.sql asserts them).
+CREATE FUNCTION pg_temp.changes(VARIADIC options text[] DEFAULT '{}') RETURNS SETOF text
+LANGUAGE sql AS $$
+    SELECT regexp_replace(data, '"(lsn|end_lsn|xid|ts)":[0-9]+', '"\1":N', 'g')
+    FROM pg_logical_slot_get_changes('regression_slot', NULL, NULL, VARIADIC options)
+    WHERE data::json IS NOT NULL  -- every record must parse as JSON
+$$;
+
+CREATE TABLE nothing (id int PRIMARY KEY, name text);
+ALTER TABLE nothing REPLICA IDENTITY NOTHING;
+INSERT INTO nothing VALUES (1, 'one');
+UPDATE nothing SET name = 'uno';
+UPDATE nothing SET id = 2;
+DELETE FROM nothing;
+SELECT * FROM pg_temp.changes('before', 'on');
+
+DROP TABLE nothing;
+SELECT * FROM pg_temp.changes();
+SELECT 'stop' FROM pg_drop_replication_slot('regression_slot');
