@@ -4,13 +4,9 @@
 -- Stop the shipper first: dropping the pipe invalidates its channels.
 
 -- Everything inside the database: pipe, stream, tasks, alert, procedures, tables, views,
--- dynamic tables. Suspending the root first stops new runs from starting during the drop.
-USE ROLE SNOWCDC_PIPELINE_OWNER;
-ALTER TASK IF EXISTS SNOWCDC.STAGING.SNOWCDC_ROUTE SUSPEND;
-ALTER ALERT IF EXISTS SNOWCDC.MONITORING.SNOWCDC_LAG_ALERT SUSPEND;
-DROP DATABASE IF EXISTS SNOWCDC;
-
+-- dynamic tables. SYSADMIN holds the owner role (setup.sql), so it can drop what that role owns.
 USE ROLE SYSADMIN;
+DROP DATABASE IF EXISTS SNOWCDC;
 DROP WAREHOUSE IF EXISTS SNOWCDC_WH;
 
 USE ROLE ACCOUNTADMIN;

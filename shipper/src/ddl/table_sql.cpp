@@ -32,7 +32,7 @@ const std::set<std::string> &ReservedColumns() {
 
 bool IsReservedColumn(const std::string &name) {
     return ReservedColumns().count(name) != 0 || name.rfind("_cdc_", 0) == 0 ||
-           name.rfind("_ev_", 0) == 0 || name.rfind("_run_", 0) == 0;
+           name.rfind("_ev_", 0) == 0 || name.rfind("_run_", 0) == 0 || name.rfind("_old_", 0) == 0;
 }
 
 // Builds the statements of one table in one dialect.
@@ -312,45 +312,69 @@ std::string Generator::BuildEvents() const {
     s += "events AS (\n    SELECT " + ev_cols + " FROM fresh\n    UNION ALL\n    SELECT " +
          ev_cols + " FROM truncated_keys\n),\n";
 
-    // Carry-forward: _run_i counts the images of the key that carry column i; the images of one
-    // run take the value of the run's first image, and run 0 takes the current table's value.
-    s += "chained AS (  -- numbered runs of images that carry each column\n    SELECT e.*";
-    for (size_t i = 0; i < values.size(); ++i) {
-        s += ",\n        SUM(CASE WHEN " + Has(*values[i], "e") +
-             " THEN 1 ELSE 0 END)\n            OVER (PARTITION BY " + List(keys, "e") +
-             " ORDER BY e._lsn, e._seq, e._sub\n                  ROWS BETWEEN UNBOUNDED "
-             "PRECEDING AND CURRENT ROW) AS _run_" +
-             std::to_string(i + 1);
+    // Carry-forward. For column i, _run_i counts the images of the key that carry the column;
+    // every image of a run takes the value of the run's first image, run 0 the current table's.
+    // The new key of a key change starts a run whose value comes from the old key's image (the
+    // delete half of the same record), so a first pass computes the old keys' images.
+    std::vector<const Column *> toastable;
+    for (const Column *c : values) {
+        if (c->varlena)
+            toastable.push_back(c);
+    }
+    const std::string order = " ORDER BY e._lsn, e._seq, e._sub";
+    const std::string frame =
+        "\n                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW";
+    s += "chained AS (  -- first pass: runs of images that carry each TOASTable column\n";
+    s += "    SELECT e.*";
+    for (size_t i = 0; i < toastable.size(); ++i) {
+        s += ",\n        SUM(CASE WHEN " + Has(*toastable[i], "e") +
+             " THEN 1 ELSE 0 END)\n            OVER (PARTITION BY " + List(keys, "e") + order +
+             frame + ") AS _run_" + std::to_string(i + 1);
     }
     s += "\n    FROM events e\n),\n";
-    s += "carried AS (  -- every image completed with the key's latest known values\n";
-    s += "    SELECT ch._kind, ch._lsn, ch._seq, ch._sub, ch._ts, ch._kc, ch._toast, " +
-         List(keys, "ch");
+    s += "old_images AS (  -- the old key's values at each key change\n";
+    s += "    SELECT e._lsn, e._seq, e._kind, e._kc";
+    for (size_t i = 0; i < toastable.size(); ++i) {
+        const Column &c = *toastable[i];
+        std::string run = "e._run_" + std::to_string(i + 1);
+        s += ",\n        CASE WHEN " + run + " = 0 THEN cur." + Q(c.name) +
+             "\n             ELSE FIRST_VALUE(CASE WHEN " + Has(c, "e") + " THEN " +
+             ExtractExpr(c.target, d_, "e._img", c.name) + " END)\n" +
+             "                  OVER (PARTITION BY " + List(keys, "e") + ", " + run + order +
+             ") END AS " + Q(c.name);
+    }
+    s += "\n    FROM chained e\n    LEFT JOIN " + objects_.current + " cur ON " +
+         KeyEq("cur", "e") + "\n),\n";
+    s += "runs AS (  -- second pass: a key change's new key also starts a run\n";
+    s += "    SELECT e.*";
+    for (const Column *c : toastable)
+        s += ", o." + Q(c->name) + " AS " + Q("_old_" + c->name);
+    for (size_t i = 0; i < values.size(); ++i) {
+        std::string starts = Has(*values[i], "e");
+        if (values[i]->varlena)
+            starts = "(" + starts + ") OR (e._kind = 'U' AND e._kc)";
+        s += ",\n        SUM(CASE WHEN " + starts +
+             " THEN 1 ELSE 0 END)\n            OVER (PARTITION BY " + List(keys, "e") + order +
+             frame + ") AS _run_" + std::to_string(i + 1);
+    }
+    s += "\n    FROM events e\n    LEFT JOIN old_images o\n";
+    s += "      ON e._kind = 'U' AND e._kc AND o._kind = 'D' AND o._kc AND o._lsn = e._lsn AND "
+         "o._seq = e._seq\n)\n";
+    s += "SELECT " + List(keys, "e");
     for (size_t i = 0; i < values.size(); ++i) {
         const Column &c = *values[i];
-        std::string run = "ch._run_" + std::to_string(i + 1);
-        s += ",\n        CASE WHEN " + run + " = 0 THEN cur." + Q(c.name) +
-             "\n             ELSE FIRST_VALUE(CASE WHEN " + Has(c, "ch") + " THEN " +
-             ExtractExpr(c.target, d_, "ch._img", c.name) + " END)\n" +
-             "                  OVER (PARTITION BY " + List(keys, "ch") + ", " + run +
-             " ORDER BY ch._lsn, ch._seq, ch._sub) END AS " + Q(c.name);
+        std::string run = "e._run_" + std::to_string(i + 1);
+        std::string head =
+            "CASE WHEN " + Has(c, "e") + " THEN " + ExtractExpr(c.target, d_, "e._img", c.name);
+        if (c.varlena)
+            head += " ELSE e." + Q("_old_" + c.name);
+        head += " END";
+        s += ",\n    CASE WHEN " + run + " = 0 THEN cur." + Q(c.name) +
+             "\n         ELSE FIRST_VALUE(" + head + ")\n              OVER (PARTITION BY " +
+             List(keys, "e") + ", " + run + order + ") END";
     }
-    s += "\n    FROM chained ch\n    LEFT JOIN " + objects_.current + " cur ON " +
-         KeyEq("cur", "ch") + "\n)\n";
-
-    // The new key of a key change takes its left-out columns from the old key's image.
-    s += "SELECT " + List(keys, "v");
-    for (const Column *c : values) {
-        if (c->varlena) {
-            s += ",\n    CASE WHEN v._kind = 'U' AND v._kc AND " + ToastHas("v._toast", c->name) +
-                 " THEN o." + Q(c->name) + " ELSE v." + Q(c->name) + " END";
-        } else {
-            s += ",\n    v." + Q(c->name);
-        }
-    }
-    s += ",\n    v._kind, v._lsn, v._seq, v._sub, v._ts, v._kc\n";
-    s += "FROM carried v\nLEFT JOIN carried o\n  ON v._kc AND o._kc AND v._kind = 'U' AND "
-         "o._kind = 'D' AND o._lsn = v._lsn AND o._seq = v._seq;\n";
+    s += ",\n    e._kind, e._lsn, e._seq, e._sub, e._ts, e._kc\n";
+    s += "FROM runs e\nLEFT JOIN " + objects_.current + " cur ON " + KeyEq("cur", "e") + ";\n";
     return s;
 }
 

@@ -171,7 +171,7 @@ BEGIN
         UNION ALL
         SELECT _kind, _lsn, _seq, _sub, _ts, _kc, _img, _toast, ID FROM truncated_keys
     ),
-    chained AS (  -- numbered runs of images that carry each column
+    chained AS (  -- first pass: runs of images that carry each TOASTable column
         SELECT e.*,
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
@@ -188,6 +188,51 @@ BEGIN
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('bio'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_5,
+            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_6
+        FROM events e
+    ),
+    old_images AS (  -- the old key's values at each key change
+        SELECT e._lsn, e._seq, e._kind, e._kc,
+            CASE WHEN e._run_1 = 0 THEN cur.EMAIL
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, e._toast), FALSE) THEN e._img:"email"::VARCHAR END)
+                      OVER (PARTITION BY e.ID, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END AS EMAIL,
+            CASE WHEN e._run_2 = 0 THEN cur.BALANCE
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('balance'::VARIANT, e._toast), FALSE) THEN e._img:"balance"::NUMBER(12,2) END)
+                      OVER (PARTITION BY e.ID, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END AS BALANCE,
+            CASE WHEN e._run_3 = 0 THEN cur.TAGS
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('tags'::VARIANT, e._toast), FALSE) THEN STRIP_NULL_VALUE(e._img:"tags") END)
+                      OVER (PARTITION BY e.ID, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END AS TAGS,
+            CASE WHEN e._run_4 = 0 THEN cur.PROFILE
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('profile'::VARIANT, e._toast), FALSE) THEN STRIP_NULL_VALUE(e._img:"profile") END)
+                      OVER (PARTITION BY e.ID, e._run_4 ORDER BY e._lsn, e._seq, e._sub) END AS PROFILE,
+            CASE WHEN e._run_5 = 0 THEN cur.BIO
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('bio'::VARIANT, e._toast), FALSE) THEN e._img:"bio"::VARCHAR END)
+                      OVER (PARTITION BY e.ID, e._run_5 ORDER BY e._lsn, e._seq, e._sub) END AS BIO,
+            CASE WHEN e._run_6 = 0 THEN cur.AVATAR
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE) THEN TO_BINARY(e._img:"avatar"::VARCHAR, 'HEX') END)
+                      OVER (PARTITION BY e.ID, e._run_6 ORDER BY e._lsn, e._seq, e._sub) END AS AVATAR
+        FROM chained e
+        LEFT JOIN SNOWCDC.ANALYTICS.CUSTOMERS cur ON cur.ID = e.ID
+    ),
+    runs AS (  -- second pass: a key change's new key also starts a run
+        SELECT e.*, o.EMAIL AS _OLD_EMAIL, o.BALANCE AS _OLD_BALANCE, o.TAGS AS _OLD_TAGS, o.PROFILE AS _OLD_PROFILE, o.BIO AS _OLD_BIO, o.AVATAR AS _OLD_AVATAR,
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_1,
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('balance'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2,
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('tags'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_3,
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('profile'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_4,
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('bio'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_5,
             SUM(CASE WHEN e._kind = 'U' THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_6,
@@ -197,57 +242,44 @@ BEGIN
             SUM(CASE WHEN e._kind = 'U' THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_8,
-            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_9
         FROM events e
-    ),
-    carried AS (  -- every image completed with the key's latest known values
-        SELECT ch._kind, ch._lsn, ch._seq, ch._sub, ch._ts, ch._kc, ch._toast, ch.ID,
-            CASE WHEN ch._run_1 = 0 THEN cur.EMAIL
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, ch._toast), FALSE) THEN ch._img:"email"::VARCHAR END)
-                      OVER (PARTITION BY ch.ID, ch._run_1 ORDER BY ch._lsn, ch._seq, ch._sub) END AS EMAIL,
-            CASE WHEN ch._run_2 = 0 THEN cur.BALANCE
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('balance'::VARIANT, ch._toast), FALSE) THEN ch._img:"balance"::NUMBER(12,2) END)
-                      OVER (PARTITION BY ch.ID, ch._run_2 ORDER BY ch._lsn, ch._seq, ch._sub) END AS BALANCE,
-            CASE WHEN ch._run_3 = 0 THEN cur.TAGS
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('tags'::VARIANT, ch._toast), FALSE) THEN STRIP_NULL_VALUE(ch._img:"tags") END)
-                      OVER (PARTITION BY ch.ID, ch._run_3 ORDER BY ch._lsn, ch._seq, ch._sub) END AS TAGS,
-            CASE WHEN ch._run_4 = 0 THEN cur.PROFILE
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('profile'::VARIANT, ch._toast), FALSE) THEN STRIP_NULL_VALUE(ch._img:"profile") END)
-                      OVER (PARTITION BY ch.ID, ch._run_4 ORDER BY ch._lsn, ch._seq, ch._sub) END AS PROFILE,
-            CASE WHEN ch._run_5 = 0 THEN cur.BIO
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('bio'::VARIANT, ch._toast), FALSE) THEN ch._img:"bio"::VARCHAR END)
-                      OVER (PARTITION BY ch.ID, ch._run_5 ORDER BY ch._lsn, ch._seq, ch._sub) END AS BIO,
-            CASE WHEN ch._run_6 = 0 THEN cur.SCORE
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' THEN IFF(IS_VARCHAR(ch._img:"score"), TO_DOUBLE(REPLACE(ch._img:"score"::VARCHAR, 'Infinity', 'inf')), ch._img:"score"::FLOAT) END)
-                      OVER (PARTITION BY ch.ID, ch._run_6 ORDER BY ch._lsn, ch._seq, ch._sub) END AS SCORE,
-            CASE WHEN ch._run_7 = 0 THEN cur.UPDATED_AT
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' THEN TO_TIMESTAMP_TZ(CASE ch._img:"updated_at"::VARCHAR WHEN 'infinity' THEN '9999-12-31T23:59:59Z' WHEN '-infinity' THEN '0001-01-01T00:00:00Z' ELSE ch._img:"updated_at"::VARCHAR END, 'AUTO') END)
-                      OVER (PARTITION BY ch.ID, ch._run_7 ORDER BY ch._lsn, ch._seq, ch._sub) END AS UPDATED_AT,
-            CASE WHEN ch._run_8 = 0 THEN cur."order"
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' THEN ch._img:"order"::NUMBER(10,0) END)
-                      OVER (PARTITION BY ch.ID, ch._run_8 ORDER BY ch._lsn, ch._seq, ch._sub) END AS "order",
-            CASE WHEN ch._run_9 = 0 THEN cur.AVATAR
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, ch._toast), FALSE) THEN TO_BINARY(ch._img:"avatar"::VARCHAR, 'HEX') END)
-                      OVER (PARTITION BY ch.ID, ch._run_9 ORDER BY ch._lsn, ch._seq, ch._sub) END AS AVATAR
-        FROM chained ch
-        LEFT JOIN SNOWCDC.ANALYTICS.CUSTOMERS cur ON cur.ID = ch.ID
+        LEFT JOIN old_images o
+          ON e._kind = 'U' AND e._kc AND o._kind = 'D' AND o._kc AND o._lsn = e._lsn AND o._seq = e._seq
     )
-    SELECT v.ID,
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(ARRAY_CONTAINS('email'::VARIANT, v._toast), FALSE) THEN o.EMAIL ELSE v.EMAIL END,
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(ARRAY_CONTAINS('balance'::VARIANT, v._toast), FALSE) THEN o.BALANCE ELSE v.BALANCE END,
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(ARRAY_CONTAINS('tags'::VARIANT, v._toast), FALSE) THEN o.TAGS ELSE v.TAGS END,
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(ARRAY_CONTAINS('profile'::VARIANT, v._toast), FALSE) THEN o.PROFILE ELSE v.PROFILE END,
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(ARRAY_CONTAINS('bio'::VARIANT, v._toast), FALSE) THEN o.BIO ELSE v.BIO END,
-        v.SCORE,
-        v.UPDATED_AT,
-        v."order",
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, v._toast), FALSE) THEN o.AVATAR ELSE v.AVATAR END,
-        v._kind, v._lsn, v._seq, v._sub, v._ts, v._kc
-    FROM carried v
-    LEFT JOIN carried o
-      ON v._kc AND o._kc AND v._kind = 'U' AND o._kind = 'D' AND o._lsn = v._lsn AND o._seq = v._seq;
+    SELECT e.ID,
+        CASE WHEN e._run_1 = 0 THEN cur.EMAIL
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, e._toast), FALSE) THEN e._img:"email"::VARCHAR ELSE e._OLD_EMAIL END)
+                  OVER (PARTITION BY e.ID, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_2 = 0 THEN cur.BALANCE
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('balance'::VARIANT, e._toast), FALSE) THEN e._img:"balance"::NUMBER(12,2) ELSE e._OLD_BALANCE END)
+                  OVER (PARTITION BY e.ID, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_3 = 0 THEN cur.TAGS
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('tags'::VARIANT, e._toast), FALSE) THEN STRIP_NULL_VALUE(e._img:"tags") ELSE e._OLD_TAGS END)
+                  OVER (PARTITION BY e.ID, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_4 = 0 THEN cur.PROFILE
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('profile'::VARIANT, e._toast), FALSE) THEN STRIP_NULL_VALUE(e._img:"profile") ELSE e._OLD_PROFILE END)
+                  OVER (PARTITION BY e.ID, e._run_4 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_5 = 0 THEN cur.BIO
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('bio'::VARIANT, e._toast), FALSE) THEN e._img:"bio"::VARCHAR ELSE e._OLD_BIO END)
+                  OVER (PARTITION BY e.ID, e._run_5 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_6 = 0 THEN cur.SCORE
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' THEN IFF(IS_VARCHAR(e._img:"score"), TO_DOUBLE(REPLACE(e._img:"score"::VARCHAR, 'Infinity', 'inf')), e._img:"score"::FLOAT) END)
+                  OVER (PARTITION BY e.ID, e._run_6 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_7 = 0 THEN cur.UPDATED_AT
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' THEN TO_TIMESTAMP_TZ(CASE e._img:"updated_at"::VARCHAR WHEN 'infinity' THEN '9999-12-31T23:59:59Z' WHEN '-infinity' THEN '0001-01-01T00:00:00Z' ELSE e._img:"updated_at"::VARCHAR END, 'AUTO') END)
+                  OVER (PARTITION BY e.ID, e._run_7 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_8 = 0 THEN cur."order"
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' THEN e._img:"order"::NUMBER(10,0) END)
+                  OVER (PARTITION BY e.ID, e._run_8 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_9 = 0 THEN cur.AVATAR
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE) THEN TO_BINARY(e._img:"avatar"::VARCHAR, 'HEX') ELSE e._OLD_AVATAR END)
+                  OVER (PARTITION BY e.ID, e._run_9 ORDER BY e._lsn, e._seq, e._sub) END,
+        e._kind, e._lsn, e._seq, e._sub, e._ts, e._kc
+    FROM runs e
+    LEFT JOIN SNOWCDC.ANALYTICS.CUSTOMERS cur ON cur.ID = e.ID;
 
     -- 3. history: close open versions, add new ones, fold split transactions
     UPDATE SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY h

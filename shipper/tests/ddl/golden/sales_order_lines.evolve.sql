@@ -102,7 +102,7 @@ BEGIN
         UNION ALL
         SELECT _kind, _lsn, _seq, _sub, _ts, _kc, _img, _toast, ORDER_ID, LINE_NO FROM truncated_keys
     ),
-    chained AS (  -- numbered runs of images that carry each column
+    chained AS (  -- first pass: runs of images that carry each TOASTable column
         SELECT e.*,
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
@@ -110,40 +110,59 @@ BEGIN
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('qty'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2,
+            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_3
+        FROM events e
+    ),
+    old_images AS (  -- the old key's values at each key change
+        SELECT e._lsn, e._seq, e._kind, e._kc,
+            CASE WHEN e._run_1 = 0 THEN cur.SKU_CODE
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, e._toast), FALSE) THEN e._img:"sku_code"::VARCHAR END)
+                      OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END AS SKU_CODE,
+            CASE WHEN e._run_2 = 0 THEN cur.QTY
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('qty'::VARIANT, e._toast), FALSE) THEN e._img:"qty"::VARCHAR END)
+                      OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END AS QTY,
+            CASE WHEN e._run_3 = 0 THEN cur.NOTE
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE) THEN e._img:"note"::VARCHAR END)
+                      OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END AS NOTE
+        FROM chained e
+        LEFT JOIN SNOWCDC.ANALYTICS.SALES_ORDER_LINES cur ON cur.ORDER_ID = e.ORDER_ID AND cur.LINE_NO = e.LINE_NO
+    ),
+    runs AS (  -- second pass: a key change's new key also starts a run
+        SELECT e.*, o.SKU_CODE AS _OLD_SKU_CODE, o.QTY AS _OLD_QTY, o.NOTE AS _OLD_NOTE,
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_1,
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('qty'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2,
             SUM(CASE WHEN e._kind = 'U' THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_3,
-            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_4
         FROM events e
-    ),
-    carried AS (  -- every image completed with the key's latest known values
-        SELECT ch._kind, ch._lsn, ch._seq, ch._sub, ch._ts, ch._kc, ch._toast, ch.ORDER_ID, ch.LINE_NO,
-            CASE WHEN ch._run_1 = 0 THEN cur.SKU_CODE
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, ch._toast), FALSE) THEN ch._img:"sku_code"::VARCHAR END)
-                      OVER (PARTITION BY ch.ORDER_ID, ch.LINE_NO, ch._run_1 ORDER BY ch._lsn, ch._seq, ch._sub) END AS SKU_CODE,
-            CASE WHEN ch._run_2 = 0 THEN cur.QTY
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('qty'::VARIANT, ch._toast), FALSE) THEN ch._img:"qty"::VARCHAR END)
-                      OVER (PARTITION BY ch.ORDER_ID, ch.LINE_NO, ch._run_2 ORDER BY ch._lsn, ch._seq, ch._sub) END AS QTY,
-            CASE WHEN ch._run_3 = 0 THEN cur.SHIPPED_ON
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' THEN TO_DATE(CASE ch._img:"shipped_on"::VARCHAR WHEN 'infinity' THEN '9999-12-31' WHEN '-infinity' THEN '0001-01-01' ELSE ch._img:"shipped_on"::VARCHAR END, 'AUTO') END)
-                      OVER (PARTITION BY ch.ORDER_ID, ch.LINE_NO, ch._run_3 ORDER BY ch._lsn, ch._seq, ch._sub) END AS SHIPPED_ON,
-            CASE WHEN ch._run_4 = 0 THEN cur.NOTE
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, ch._toast), FALSE) THEN ch._img:"note"::VARCHAR END)
-                      OVER (PARTITION BY ch.ORDER_ID, ch.LINE_NO, ch._run_4 ORDER BY ch._lsn, ch._seq, ch._sub) END AS NOTE
-        FROM chained ch
-        LEFT JOIN SNOWCDC.ANALYTICS.SALES_ORDER_LINES cur ON cur.ORDER_ID = ch.ORDER_ID AND cur.LINE_NO = ch.LINE_NO
+        LEFT JOIN old_images o
+          ON e._kind = 'U' AND e._kc AND o._kind = 'D' AND o._kc AND o._lsn = e._lsn AND o._seq = e._seq
     )
-    SELECT v.ORDER_ID, v.LINE_NO,
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, v._toast), FALSE) THEN o.SKU_CODE ELSE v.SKU_CODE END,
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(ARRAY_CONTAINS('qty'::VARIANT, v._toast), FALSE) THEN o.QTY ELSE v.QTY END,
-        v.SHIPPED_ON,
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(ARRAY_CONTAINS('note'::VARIANT, v._toast), FALSE) THEN o.NOTE ELSE v.NOTE END,
-        v._kind, v._lsn, v._seq, v._sub, v._ts, v._kc
-    FROM carried v
-    LEFT JOIN carried o
-      ON v._kc AND o._kc AND v._kind = 'U' AND o._kind = 'D' AND o._lsn = v._lsn AND o._seq = v._seq;
+    SELECT e.ORDER_ID, e.LINE_NO,
+        CASE WHEN e._run_1 = 0 THEN cur.SKU_CODE
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, e._toast), FALSE) THEN e._img:"sku_code"::VARCHAR ELSE e._OLD_SKU_CODE END)
+                  OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_2 = 0 THEN cur.QTY
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('qty'::VARIANT, e._toast), FALSE) THEN e._img:"qty"::VARCHAR ELSE e._OLD_QTY END)
+                  OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_3 = 0 THEN cur.SHIPPED_ON
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' THEN TO_DATE(CASE e._img:"shipped_on"::VARCHAR WHEN 'infinity' THEN '9999-12-31' WHEN '-infinity' THEN '0001-01-01' ELSE e._img:"shipped_on"::VARCHAR END, 'AUTO') END)
+                  OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_4 = 0 THEN cur.NOTE
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE) THEN e._img:"note"::VARCHAR ELSE e._OLD_NOTE END)
+                  OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_4 ORDER BY e._lsn, e._seq, e._sub) END,
+        e._kind, e._lsn, e._seq, e._sub, e._ts, e._kc
+    FROM runs e
+    LEFT JOIN SNOWCDC.ANALYTICS.SALES_ORDER_LINES cur ON cur.ORDER_ID = e.ORDER_ID AND cur.LINE_NO = e.LINE_NO;
 
     -- 3. history: close open versions, add new ones, fold split transactions
     UPDATE SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY h

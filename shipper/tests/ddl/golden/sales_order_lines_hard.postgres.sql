@@ -150,41 +150,55 @@ BEGIN
         UNION ALL
         SELECT _kind, _lsn, _seq, _sub, _ts, _kc, _img, _toast, order_id, line_no FROM truncated_keys
     ),
-    chained AS (  -- numbered runs of images that carry each column
+    chained AS (  -- first pass: runs of images that carry each TOASTable column
         SELECT e.*,
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'sku', FALSE) THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_1,
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'qty', FALSE) THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2
+        FROM events e
+    ),
+    old_images AS (  -- the old key's values at each key change
+        SELECT e._lsn, e._seq, e._kind, e._kc,
+            CASE WHEN e._run_1 = 0 THEN cur.sku
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'sku', FALSE) THEN (e._img ->> 'sku') END)
+                      OVER (PARTITION BY e.order_id, e.line_no, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END AS sku,
+            CASE WHEN e._run_2 = 0 THEN cur.qty
+                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'qty', FALSE) THEN (e._img ->> 'qty') END)
+                      OVER (PARTITION BY e.order_id, e.line_no, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END AS qty
+        FROM chained e
+        LEFT JOIN analytics.sales_order_lines cur ON cur.order_id = e.order_id AND cur.line_no = e.line_no
+    ),
+    runs AS (  -- second pass: a key change's new key also starts a run
+        SELECT e.*, o.sku AS _old_sku, o.qty AS _old_qty,
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(e._toast ? 'sku', FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_1,
+            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(e._toast ? 'qty', FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2,
             SUM(CASE WHEN e._kind = 'U' THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_3
         FROM events e
-    ),
-    carried AS (  -- every image completed with the key's latest known values
-        SELECT ch._kind, ch._lsn, ch._seq, ch._sub, ch._ts, ch._kc, ch._toast, ch.order_id, ch.line_no,
-            CASE WHEN ch._run_1 = 0 THEN cur.sku
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ch._toast ? 'sku', FALSE) THEN (ch._img ->> 'sku') END)
-                      OVER (PARTITION BY ch.order_id, ch.line_no, ch._run_1 ORDER BY ch._lsn, ch._seq, ch._sub) END AS sku,
-            CASE WHEN ch._run_2 = 0 THEN cur.qty
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' AND NOT COALESCE(ch._toast ? 'qty', FALSE) THEN (ch._img ->> 'qty') END)
-                      OVER (PARTITION BY ch.order_id, ch.line_no, ch._run_2 ORDER BY ch._lsn, ch._seq, ch._sub) END AS qty,
-            CASE WHEN ch._run_3 = 0 THEN cur.shipped_on
-                 ELSE FIRST_VALUE(CASE WHEN ch._kind = 'U' THEN (CASE (ch._img ->> 'shipped_on') WHEN 'infinity' THEN '9999-12-31' WHEN '-infinity' THEN '0001-01-01' ELSE (ch._img ->> 'shipped_on') END)::date END)
-                      OVER (PARTITION BY ch.order_id, ch.line_no, ch._run_3 ORDER BY ch._lsn, ch._seq, ch._sub) END AS shipped_on
-        FROM chained ch
-        LEFT JOIN analytics.sales_order_lines cur ON cur.order_id = ch.order_id AND cur.line_no = ch.line_no
+        LEFT JOIN old_images o
+          ON e._kind = 'U' AND e._kc AND o._kind = 'D' AND o._kc AND o._lsn = e._lsn AND o._seq = e._seq
     )
-    SELECT v.order_id, v.line_no,
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(v._toast ? 'sku', FALSE) THEN o.sku ELSE v.sku END,
-        CASE WHEN v._kind = 'U' AND v._kc AND COALESCE(v._toast ? 'qty', FALSE) THEN o.qty ELSE v.qty END,
-        v.shipped_on,
-        v._kind, v._lsn, v._seq, v._sub, v._ts, v._kc
-    FROM carried v
-    LEFT JOIN carried o
-      ON v._kc AND o._kc AND v._kind = 'U' AND o._kind = 'D' AND o._lsn = v._lsn AND o._seq = v._seq;
+    SELECT e.order_id, e.line_no,
+        CASE WHEN e._run_1 = 0 THEN cur.sku
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'sku', FALSE) THEN (e._img ->> 'sku') ELSE e._old_sku END)
+                  OVER (PARTITION BY e.order_id, e.line_no, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_2 = 0 THEN cur.qty
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'qty', FALSE) THEN (e._img ->> 'qty') ELSE e._old_qty END)
+                  OVER (PARTITION BY e.order_id, e.line_no, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END,
+        CASE WHEN e._run_3 = 0 THEN cur.shipped_on
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' THEN (CASE (e._img ->> 'shipped_on') WHEN 'infinity' THEN '9999-12-31' WHEN '-infinity' THEN '0001-01-01' ELSE (e._img ->> 'shipped_on') END)::date END)
+                  OVER (PARTITION BY e.order_id, e.line_no, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END,
+        e._kind, e._lsn, e._seq, e._sub, e._ts, e._kc
+    FROM runs e
+    LEFT JOIN analytics.sales_order_lines cur ON cur.order_id = e.order_id AND cur.line_no = e.line_no;
 
     -- 3. history: close open versions, add new ones, fold split transactions
     UPDATE analytics.sales_order_lines_history h
