@@ -62,10 +62,10 @@ struct TxnState {
 /* Session counter for RelationEntry::filter_generation; 0 means never computed. */
 uint64 last_filter_generation = 0;
 
-/* Prototypes, in protocol order. */
+/* Prototypes of the callbacks, in pgoutput's order. */
 void Startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init);
-void Shutdown(LogicalDecodingContext *ctx);
 void BeginTxn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn);
+void CommitTxn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn);
 void Change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
             ReorderBufferChange *change);
 void Truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
@@ -73,24 +73,25 @@ void Truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations
 void Message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr message_lsn,
              bool transactional, const char *prefix, Size message_size, const char *message);
 bool FilterByOrigin(LogicalDecodingContext *ctx, RepOriginId origin_id);
-void CommitTxn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn);
+void Shutdown(LogicalDecodingContext *ctx);
 
 }  // namespace
 }  // namespace snowcdc
 
 /* Registers the callbacks; Postgres calls this when a slot with this plugin is used. */
 void _PG_output_plugin_init(OutputPluginCallbacks *cb) {
-    /* session */
+    /* session start */
     cb->startup_cb = snowcdc::Startup;
-    cb->shutdown_cb = snowcdc::Shutdown;
-    /* transactions, replayed at commit */
+    /* transactions, replayed in commit order */
     cb->begin_cb = snowcdc::BeginTxn;
+    cb->commit_cb = snowcdc::CommitTxn;
     cb->change_cb = snowcdc::Change;
     cb->truncate_cb = snowcdc::Truncate;
     cb->message_cb = snowcdc::Message;
-    cb->commit_cb = snowcdc::CommitTxn;
     /* filters */
     cb->filter_by_origin_cb = snowcdc::FilterByOrigin;
+    /* session end */
+    cb->shutdown_cb = snowcdc::Shutdown;
     /* no stream_* and no two-phase callbacks: a record needs its commit LSN and time */
 }
 
@@ -331,7 +332,7 @@ uint32 StartTxnRecord(LogicalDecodingContext *ctx, PluginState *state, ReorderBu
 }
 
 /* ---------------------------------------------------------------------------------
- * Callbacks, in protocol order
+ * Callbacks, in pgoutput's order
  * --------------------------------------------------------------------------------- */
 
 /*
@@ -358,11 +359,6 @@ void Startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init
     InvalidateAllRelationEntries();
 }
 
-/* Shutdown: memory goes with ctx->context; cached entries must not outlive the snapshot. */
-void Shutdown(LogicalDecodingContext *ctx) {
-    InvalidateAllRelationEntries();
-}
-
 /*
  * Begin: only sets up the per-transaction counter. The begin record is written with
  * the first record, so transactions with nothing to write produce nothing.
@@ -371,6 +367,39 @@ void BeginTxn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn) {
     TxnState *txn_state =
         static_cast<TxnState *>(MemoryContextAllocZero(ctx->context, sizeof(TxnState)));
     txn->output_plugin_private = txn_state;
+}
+
+/*
+ * Commit: the commit record (transactions option) with n = records written. A
+ * transaction that wrote nothing still reports progress, so that the walsender can
+ * confirm its LSN while everything is being filtered.
+ */
+void CommitTxn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn) {
+    PluginState *state = static_cast<PluginState *>(ctx->output_plugin_private);
+    TxnState *txn_state = GetTxnState(txn);
+    uint32 records = txn_state->records;
+    pfree(txn_state);
+    txn->output_plugin_private = nullptr;
+    if (records == 0) {
+        state->skipped_changes = 0;
+        OutputPluginUpdateProgress(ctx, true);
+        return;
+    }
+    if (!state->options.transactions)
+        return;
+    OutputPluginPrepareWrite(ctx, true);
+    AppendLiteral(ctx->out, "{\"op\":\"commit\",\"xid\":");
+    AppendUint64(ctx->out, txn->xid);
+    AppendLiteral(ctx->out, ",\"lsn\":");
+    AppendUint64(ctx->out, txn->final_lsn);
+    AppendLiteral(ctx->out, ",\"end_lsn\":");
+    AppendUint64(ctx->out, txn->end_lsn);
+    AppendLiteral(ctx->out, ",\"ts\":");
+    AppendInt64(ctx->out, CommitTimeUnixUs(txn));
+    AppendLiteral(ctx->out, ",\"n\":");
+    AppendUint64(ctx->out, records);
+    appendStringInfoCharMacro(ctx->out, '}');
+    OutputPluginWrite(ctx, true);
 }
 
 /* The c/u/d record of one row change, built in ctx->out. */
@@ -547,37 +576,9 @@ bool FilterByOrigin(LogicalDecodingContext *ctx, RepOriginId origin_id) {
     return state->options.skip_origin && origin_id != InvalidRepOriginId;
 }
 
-/*
- * Commit: the commit record (transactions option) with n = records written. A
- * transaction that wrote nothing still reports progress, so that the walsender can
- * confirm its LSN while everything is being filtered.
- */
-void CommitTxn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn) {
-    PluginState *state = static_cast<PluginState *>(ctx->output_plugin_private);
-    TxnState *txn_state = GetTxnState(txn);
-    uint32 records = txn_state->records;
-    pfree(txn_state);
-    txn->output_plugin_private = nullptr;
-    if (records == 0) {
-        state->skipped_changes = 0;
-        OutputPluginUpdateProgress(ctx, true);
-        return;
-    }
-    if (!state->options.transactions)
-        return;
-    OutputPluginPrepareWrite(ctx, true);
-    AppendLiteral(ctx->out, "{\"op\":\"commit\",\"xid\":");
-    AppendUint64(ctx->out, txn->xid);
-    AppendLiteral(ctx->out, ",\"lsn\":");
-    AppendUint64(ctx->out, txn->final_lsn);
-    AppendLiteral(ctx->out, ",\"end_lsn\":");
-    AppendUint64(ctx->out, txn->end_lsn);
-    AppendLiteral(ctx->out, ",\"ts\":");
-    AppendInt64(ctx->out, CommitTimeUnixUs(txn));
-    AppendLiteral(ctx->out, ",\"n\":");
-    AppendUint64(ctx->out, records);
-    appendStringInfoCharMacro(ctx->out, '}');
-    OutputPluginWrite(ctx, true);
+/* Shutdown: memory goes with ctx->context; cached entries must not outlive the snapshot. */
+void Shutdown(LogicalDecodingContext *ctx) {
+    InvalidateAllRelationEntries();
 }
 
 }  // namespace
