@@ -1,4 +1,4 @@
--- types_numeric: integers and oid as numbers, numeric with exactly Postgres's digits.
+-- types_numeric: bool as true/false, integers and oid as numbers, numeric with exactly Postgres's digits.
 SET synchronous_commit = on;
 \set VERBOSITY terse
 SELECT 'init' FROM pg_create_logical_replication_slot('regression_slot', 'snowcdc');
@@ -19,6 +19,10 @@ BEGIN
          LEFT JOIN %s t USING (id) ORDER BY j.id', tbl) USING options;
 END
 $$;
+
+CREATE TABLE t_bool (id int PRIMARY KEY, v bool);
+INSERT INTO t_bool VALUES (1, true), (2, false), (3, NULL);
+SELECT * FROM pg_temp.show('t_bool');
 
 CREATE TABLE t_int2 (id int PRIMARY KEY, v int2);
 INSERT INTO t_int2 VALUES (1, -32768), (2, 32767), (3, 0), (4, NULL);
@@ -63,6 +67,6 @@ SELECT * FROM pg_temp.show('t_numeric');
 RESET lc_numeric;
 RESET extra_float_digits;
 
-DROP TABLE t_int2, t_int4, t_int8, t_oid, t_numeric, t_numeric_typmod;
+DROP TABLE t_bool, t_int2, t_int4, t_int8, t_oid, t_numeric, t_numeric_typmod;
 SELECT count(*) FROM pg_logical_slot_get_changes('regression_slot', NULL, NULL);
 SELECT 'stop' FROM pg_drop_replication_slot('regression_slot');
