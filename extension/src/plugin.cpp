@@ -132,8 +132,13 @@ const char *RequireValue(const DefElem *elem, const char *detail) {
     return strVal(elem->arg);
 }
 
-/* Splits a comma-separated list into trimmed, non-empty palloc'd strings. */
-List *SplitList(const char *text) {
+/*
+ * Splits the option's comma-separated value into trimmed, non-empty palloc'd strings.
+ * An empty list is an error: it would otherwise read as "no filter", the opposite of
+ * what an empty include list says.
+ */
+List *ParseList(const DefElem *elem, const char *detail) {
+    const char *text = RequireValue(elem, detail);
     List *items = NIL;
     const char *p = text;
     while (*p != '\0') {
@@ -150,12 +155,14 @@ List *SplitList(const char *text) {
             items = lappend(items, pnstrdup(first, last - first));
         p = *end == ',' ? end + 1 : end;
     }
+    if (items == NIL)
+        BadOption(elem, "lists nothing", detail);
     return items;
 }
 
 /* Table patterns are "schema.table" with '*' wildcards; a bare name is ambiguous. */
 List *ParseTableList(const DefElem *elem) {
-    List *patterns = SplitList(RequireValue(elem, "Give comma-separated schema.table patterns."));
+    List *patterns = ParseList(elem, "Give comma-separated schema.table patterns.");
     ListCell *cell;
     foreach (cell, patterns) {
         const char *pattern = static_cast<const char *>(lfirst(cell));
@@ -224,8 +231,7 @@ void ParseOptions(List *option_list, PluginOptions *options) {
             options->format_version = ParseFormatVersion(elem);
         } else if (strcmp(name, "message-prefixes") == 0) {
             MarkSeen(elem, &seen_prefixes);
-            options->message_prefixes =
-                SplitList(RequireValue(elem, "Give comma-separated message prefixes."));
+            options->message_prefixes = ParseList(elem, "Give comma-separated message prefixes.");
         } else if (strcmp(name, "include-tables") == 0) {
             MarkSeen(elem, &seen_include);
             options->include_tables = ParseTableList(elem);

@@ -35,6 +35,9 @@ SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'inclu
 SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL,
     'exclude-tables', 'public.a, b');
 SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'exclude-tables', '*');
+-- An empty list is an error, not "no filter".
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'include-tables', '');
+SELECT * FROM pg_logical_slot_peek_changes('regression_slot', NULL, NULL, 'message-prefixes', ' , ');
 -- (An option without a value only comes over the replication protocol: see options.sql.)
 
 -- The errors consumed nothing: the change is still there.
