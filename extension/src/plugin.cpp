@@ -431,33 +431,32 @@ void WriteChange(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferT
     StringInfo out = ctx->out;
     switch (change->action) {
         case REORDER_BUFFER_CHANGE_INSERT:
-            AppendRowEnvelope(out, "{\"op\":\"c\"", 9, txn->final_lsn, seq, true, txn->xid,
+            AppendRowEnvelope(out, "{\"op\":\"c\"", txn->final_lsn, seq, true, txn->xid,
                               CommitTimeUnixUs(txn), entry);
             AppendKeyObject(out, entry, &new_row, opts);
-            AppendRowObject(out, ",\"after\":{", 10, entry, &new_row, nullptr, nullptr, nullptr,
-                            opts);
+            AppendRowObject(out, ",\"after\":{", entry, &new_row, nullptr, nullptr, nullptr, opts);
             break;
         case REORDER_BUFFER_CHANGE_UPDATE: {
-            AppendRowEnvelope(out, "{\"op\":\"u\"", 9, txn->final_lsn, seq, true, txn->xid,
+            AppendRowEnvelope(out, "{\"op\":\"u\"", txn->final_lsn, seq, true, txn->xid,
                               CommitTimeUnixUs(txn), entry);
             AppendKeyObject(out, entry, old_tuple != nullptr ? &old_row : &new_row, opts);
             int *toast_columns = static_cast<int *>(palloc(entry->natts * sizeof(int)));
             int ntoast_columns = 0;
-            AppendRowObject(out, ",\"after\":{", 10, entry, &new_row,
-                            old_is_full ? &old_row : nullptr, toast_columns, &ntoast_columns, opts);
+            AppendRowObject(out, ",\"after\":{", entry, &new_row, old_is_full ? &old_row : nullptr,
+                            toast_columns, &ntoast_columns, opts);
             if (old_is_full && state->options.before)
-                AppendRowObject(out, ",\"before\":{", 11, entry, &old_row, nullptr, nullptr,
-                                nullptr, opts);
+                AppendRowObject(out, ",\"before\":{", entry, &old_row, nullptr, nullptr, nullptr,
+                                opts);
             AppendToastArray(out, entry, toast_columns, ntoast_columns);
             break;
         }
         case REORDER_BUFFER_CHANGE_DELETE:
-            AppendRowEnvelope(out, "{\"op\":\"d\"", 9, txn->final_lsn, seq, true, txn->xid,
+            AppendRowEnvelope(out, "{\"op\":\"d\"", txn->final_lsn, seq, true, txn->xid,
                               CommitTimeUnixUs(txn), entry);
             if (old_tuple != nullptr) {
                 AppendKeyObject(out, entry, &old_row, opts);
                 if (old_is_full && state->options.before)
-                    AppendRowObject(out, ",\"before\":{", 11, entry, &old_row, nullptr, nullptr,
+                    AppendRowObject(out, ",\"before\":{", entry, &old_row, nullptr, nullptr,
                                     nullptr, opts);
             }
             break;
@@ -501,7 +500,7 @@ void Truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations
             continue;
         }
         uint32 seq = StartTxnRecord(ctx, state, txn);
-        AppendRowEnvelope(ctx->out, "{\"op\":\"t\"", 9, txn->final_lsn, seq, true, txn->xid,
+        AppendRowEnvelope(ctx->out, "{\"op\":\"t\"", txn->final_lsn, seq, true, txn->xid,
                           CommitTimeUnixUs(txn), entry);
         if (change->data.truncate.cascade)
             AppendLiteral(ctx->out, ",\"cascade\":true");

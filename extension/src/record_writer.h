@@ -46,6 +46,23 @@ void AppendRowObject(StringInfo out, const char *field_literal, int field_litera
                      const RelationEntry *entry, const RowImage *row, const RowImage *fallback,
                      int *toast_columns, int *ntoast_columns, const SnowcdcEncoderOptions *opts);
 
+/* The same, with the op and field fragments given as string literals. */
+template <int N>
+inline void AppendRowEnvelope(StringInfo out, const char (&op_literal)[N], uint64 lsn, uint32 seq,
+                              bool has_xid, TransactionId xid, int64 ts,
+                              const RelationEntry *entry) {
+    AppendRowEnvelope(out, op_literal, N - 1, lsn, seq, has_xid, xid, ts, entry);
+}
+
+template <int N>
+inline void AppendRowObject(StringInfo out, const char (&field_literal)[N],
+                            const RelationEntry *entry, const RowImage *row,
+                            const RowImage *fallback, int *toast_columns, int *ntoast_columns,
+                            const SnowcdcEncoderOptions *opts) {
+    AppendRowObject(out, field_literal, N - 1, entry, row, fallback, toast_columns, ntoast_columns,
+                    opts);
+}
+
 /* Appends `,"toast":["a",..]` for the listed column indexes; nothing when none. */
 void AppendToastArray(StringInfo out, const RelationEntry *entry, const int *toast_columns,
                       int ntoast_columns);

@@ -115,12 +115,9 @@ void SnowcdcAppendRowRecord(StringInfo out, Relation rel, HeapTuple tuple, uint6
     snowcdc::RelationEntry *entry = snowcdc::LookupRelationEntry(rel);
     snowcdc::RowImage row;
     snowcdc::DeformRow(rel, tuple, &row);
-    static const char kOp[] = "{\"op\":\"r\"";
-    snowcdc::AppendRowEnvelope(out, kOp, sizeof(kOp) - 1, lsn, seq, false, InvalidTransactionId,
+    snowcdc::AppendRowEnvelope(out, "{\"op\":\"r\"", lsn, seq, false, InvalidTransactionId,
                                ts_unix_us, entry);
     snowcdc::AppendKeyObject(out, entry, &row, opts);
-    static const char kAfter[] = ",\"after\":{";
-    snowcdc::AppendRowObject(out, kAfter, sizeof(kAfter) - 1, entry, &row, nullptr, nullptr,
-                             nullptr, opts);
+    snowcdc::AppendRowObject(out, ",\"after\":{", entry, &row, nullptr, nullptr, nullptr, opts);
     appendStringInfoCharMacro(out, '}');
 }
