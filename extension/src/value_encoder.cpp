@@ -237,8 +237,8 @@ void AppendFloat4(StringInfo out, float4 value) {
 }
 
 void AppendNumeric(StringInfo out, Datum value, const SnowcdcEncoderOptions *opts) {
-    char *digits = DatumGetCString(DirectFunctionCall1(numeric_out, value));
     Numeric num = DatumGetNumeric(value);
+    char *digits = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
     bool quote = opts->numeric_as_string || numeric_is_nan(num) || numeric_is_inf(num);
     if (quote)
         AppendChar(out, '"');
