@@ -316,6 +316,7 @@ void AddSettingOptions(CLI::App &app, const std::vector<SettingSpec> &specs,
         app.add_option_function<std::string>(
                CliFlag(spec.name), [cli, name](const std::string &v) { (*cli)[name] = v; }, help)
             ->type_name(SettingTypeName(spec.type))
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
             ->group("Settings");
     }
 }

@@ -140,12 +140,13 @@ TEST(SettingsTest, ParsersAcceptUnitsAndRejectGarbage) {
     EXPECT_FALSE(ParseInt("4x"));
 }
 
+// The last of repeated flags wins, so wrappers can append overrides.
 TEST(SettingsTest, CommandLineFlagsFeedTheCliSource) {
     CLI::App app;
     std::map<std::string, std::string> cli;
     AddSettingOptions(app, Specs(), &cli);
-    const char *argv[] = {"prog", "--batch-max-bytes", "4MB", "--slot", "s1"};
-    app.parse(5, const_cast<char **>(argv));
+    const char *argv[] = {"prog", "--batch-max-bytes", "4MB", "--slot", "s0", "--slot", "s1"};
+    app.parse(7, const_cast<char **>(argv));
     FakeEnv env;
     Settings s = Settings::Load(Specs(), {cli, "", env.Fn()});
     EXPECT_EQ(s.GetBytes("batch_max_bytes"), 4u << 20);

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -67,6 +68,14 @@ class ShipperIntegrationTest : public ::testing::Test {
                                          "info"};
         args.insert(args.end(), extra.begin(), extra.end());
         shipper_ = std::make_unique<ShipperProcess>(args, log_);
+        // Changes committed before the slot reached its consistent point are not in the
+        // stream; wait for it (created by the shipper, or already there).
+        ASSERT_TRUE(WaitUntil([&] {
+            return cluster_->Query(
+                       "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
+                       "'s1' AND confirmed_flush_lsn IS NOT NULL") == "1" ||
+                   !shipper_->Running();
+        }));
     }
 
     uint64_t Confirmed() const {
@@ -149,7 +158,8 @@ class ShipperIntegrationTest : public ::testing::Test {
     }
 
     // Every transaction whose commit the slot confirmed is wholly in the sink.
-    void ExpectConfirmedIsDurable(uint64_t confirmed) {
+    // Returns how many confirmed transactions it checked.
+    int ExpectConfirmedIsDurable(uint64_t confirmed) {
         std::map<uint64_t, int> in_sink;
         for (const json &r : ReadSinkRecords(dir_))
             if (r.value("table", "") == "acct")
@@ -164,7 +174,23 @@ class ShipperIntegrationTest : public ::testing::Test {
                 << ") but the sink holds " << in_sink[xid] << " of its " << entry.second
                 << " changes";
         }
-        EXPECT_GT(checked, 0);
+        return checked;
+    }
+
+    // Small transactions (inserts, an update, now and then a delete) until `stop`.
+    void RunWorkload(const std::atomic<bool> &stop, std::atomic<int> &txns) {
+        for (int i = 1; !stop; ++i) {
+            int base = i * 10;
+            int rows = 1 + i % 7;
+            cluster_->Exec("BEGIN; INSERT INTO acct SELECT g, " + std::to_string(i) +
+                           ", 'w' FROM generate_series(" + std::to_string(base) + ", " +
+                           std::to_string(base + rows - 1) +
+                           ") g; UPDATE acct SET balance = balance + 1 WHERE id = " +
+                           std::to_string(base - 10) + "; COMMIT");
+            if (i % 5 == 0)
+                cluster_->Exec("DELETE FROM acct WHERE id = " + std::to_string(base - 40));
+            txns = i;
+        }
     }
 
     std::unique_ptr<TempCluster> cluster_;
@@ -218,27 +244,24 @@ TEST_F(ShipperIntegrationTest, MixedWorkloadArrivesCompleteAndInOrder) {
 
 TEST_F(ShipperIntegrationTest, KillNineAtRandomPointsNeitherLosesNorDuplicates) {
     StartCluster();
+    // Both slots exist before the workload, so both see exactly the same transactions.
+    cluster_->Exec("SELECT pg_create_logical_replication_slot('s1', 'snowcdc')");
     cluster_->Exec("SELECT pg_create_logical_replication_slot('audit', 'test_decoding')");
     std::atomic<bool> stop{false};
     std::atomic<int> txns{0};
+    std::string workload_error;
     std::thread workload([&] {
-        for (int i = 1; !stop; ++i) {
-            int base = i * 10;
-            int rows = 1 + i % 7;
-            cluster_->Exec("BEGIN; INSERT INTO acct SELECT g, " + std::to_string(i) +
-                           ", 'w' FROM generate_series(" + std::to_string(base) + ", " +
-                           std::to_string(base + rows - 1) +
-                           "); UPDATE acct SET balance = balance + 1 WHERE id = " +
-                           std::to_string(base - 10) + "; COMMIT");
-            if (i % 5 == 0)
-                cluster_->Exec("DELETE FROM acct WHERE id = " + std::to_string(base - 40));
-            txns = i;
+        try {
+            RunWorkload(stop, txns);
+        } catch (const std::exception &e) {
+            workload_error = e.what();
         }
     });
     unsigned seed = std::random_device{}();
     std::mt19937 random(seed);
     SCOPED_TRACE("random seed " + std::to_string(seed));
     size_t seen = 0;
+    int checked = 0;
     for (int round = 0; round < 5; ++round) {
         StartShipper();
         // Wait for the shipper to make progress, then kill it at a random moment.
@@ -249,10 +272,12 @@ TEST_F(ShipperIntegrationTest, KillNineAtRandomPointsNeitherLosesNorDuplicates) 
         std::vector<json> records = ReadSinkRecords(dir_);
         seen = records.size();
         ExpectStrictlyOrdered(records);
-        ExpectConfirmedIsDurable(Confirmed());
+        checked += ExpectConfirmedIsDurable(Confirmed());
     }
+    EXPECT_GT(checked, 0) << "no kill happened after a confirmation";
     stop = true;
     workload.join();
+    ASSERT_EQ(workload_error, "");
     cluster_->Exec("INSERT INTO done VALUES (2)");
     StartShipper();
     WaitForMarker(2);
@@ -315,10 +340,36 @@ TEST_F(ShipperIntegrationTest, IdleDatabaseNeverTripsWalSenderTimeout) {
     EXPECT_TRUE(advanced) << "heartbeats did not advance the idle slot";
     std::string log = ReadFileText(log_);
     EXPECT_EQ(log.find("reconnecting"), std::string::npos) << log;
+    EXPECT_EQ(log.find("heartbeat failed"), std::string::npos) << log;
     for (const json &r : ReadSinkRecords(dir_))
         EXPECT_NE(r["op"], "m") << "heartbeat messages must not reach the sink: " << r.dump();
     shipper_->Signal(SIGTERM);
     EXPECT_EQ(shipper_->WaitExit(), 0);
+}
+
+TEST_F(ShipperIntegrationTest, SighupReloadsGoodSettingsAndKeepsOldOnBadOnes) {
+    StartCluster();
+    std::string config = dir_ + ".toml";
+    // Settings the command line does not set, since the command line takes precedence.
+    std::ofstream(config) << "file_rotate_bytes = \"1MB\"\n";
+    StartShipper({"--config", config});
+    cluster_->Exec("INSERT INTO done VALUES (5)");
+    WaitForMarker(5);
+    std::ofstream(config) << "file_rotate_bytes = \"lots\"\n";
+    shipper_->Signal(SIGHUP);
+    ASSERT_TRUE(WaitUntil(
+        [&] { return ReadFileText(log_).find("keeping the old settings") != std::string::npos; }));
+    EXPECT_NE(ReadFileText(log_).find("'lots' from file"), std::string::npos);
+    std::ofstream(config) << "file_rotate_bytes = \"2MB\"\nplugin_options = \"before=on\"\n";
+    shipper_->Signal(SIGHUP);
+    ASSERT_TRUE(WaitUntil(
+        [&] { return ReadFileText(log_).find("settings reloaded") != std::string::npos; }));
+    EXPECT_NE(ReadFileText(log_).find("only take effect after a restart"), std::string::npos);
+    cluster_->Exec("INSERT INTO done VALUES (6)");
+    WaitForMarker(6);  // still streaming from s1 with the reloaded settings
+    shipper_->Signal(SIGTERM);
+    EXPECT_EQ(shipper_->WaitExit(), 0);
+    RunShell("rm -f " + config);
 }
 
 TEST_F(ShipperIntegrationTest, SlotOfAnotherPluginIsRefused) {
