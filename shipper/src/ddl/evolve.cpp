@@ -140,8 +140,8 @@ std::string EvolveSql(const Table &previous, const Table &current, const Generat
         const Column *now = ByAttnum(current, old.attnum);
         if (now == nullptr) {
             changes += "-- Column " + Ident(old.name, d) +
-                       " was dropped in Postgres: it stays in the warehouse (history keeps its "
-                       "values) and new rows leave it NULL. Drop it yourself when unused.\n";
+                       " was dropped in Postgres: it stays in the warehouse (rows keep their last "
+                       "value, new rows leave it NULL). Drop it yourself when unused.\n";
             continue;
         }
         if (now->name != old.name) {
