@@ -575,6 +575,12 @@ std::vector<CommittedRow> SnowpipeDouble::Committed() const {
     return committed_;
 }
 
+size_t SnowpipeDouble::CommittedCount() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const_cast<SnowpipeDouble *>(this)->Promote();
+    return committed_.size();
+}
+
 std::string SnowpipeDouble::CommittedNdjson() const {
     std::string out;
     for (const CommittedRow &row : Committed()) {

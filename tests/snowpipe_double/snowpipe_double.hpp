@@ -95,6 +95,7 @@ class SnowpipeDouble {
     void SetRejectRowsContaining(const std::string &marker);
 
     std::vector<CommittedRow> Committed() const;
+    size_t CommittedCount() const;
     std::string CommittedNdjson() const;
     std::optional<std::string> CommittedToken(const std::string &channel) const;
     std::vector<std::string> Channels() const;
