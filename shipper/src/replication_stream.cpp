@@ -32,6 +32,12 @@ int64_t PgEpochNowUs() {
     return std::chrono::duration_cast<std::chrono::microseconds>(now).count() - kUnixToPgEpochUs;
 }
 
+std::string TrimSpaces(const std::string &s) {
+    size_t b = s.find_first_not_of(' ');
+    size_t e = s.find_last_not_of(' ');
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
 std::string QuoteOptionValue(const std::string &value) {
     std::string out = "'";
     for (char c : value)
@@ -55,16 +61,18 @@ std::vector<std::pair<std::string, std::string>> ParsePluginOptions(const std::s
     size_t start = 0;
     while (start < text.size()) {
         size_t comma = text.find(',', start);
-        std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
+        std::string item =
+            TrimSpaces(text.substr(start, comma == std::string::npos ? comma : comma - start));
         start = comma == std::string::npos ? text.size() : comma + 1;
         if (item.empty())
             continue;
         size_t eq = item.find('=');
-        std::string name = item.substr(0, eq);
+        std::string name = TrimSpaces(item.substr(0, eq));
         if (name.empty() || name.find_first_of(" \"'") != std::string::npos)
             throw ConfigError("setting plugin_options: '" + item +
                               "' is not name=value; write e.g. before=on,numeric-as-string=on");
-        options.emplace_back(name, eq == std::string::npos ? "on" : item.substr(eq + 1));
+        options.emplace_back(name,
+                             eq == std::string::npos ? "on" : TrimSpaces(item.substr(eq + 1)));
     }
     return options;
 }

@@ -5,6 +5,7 @@
 // sink made durable; that a Postgres restart mid-stream is survived; that an idle database
 // never trips wal_sender_timeout; and that SIGTERM drains and exits 0.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <atomic>
@@ -201,8 +202,9 @@ class ShipperIntegrationTest : public ::testing::Test {
 
 TEST_F(ShipperIntegrationTest, MixedWorkloadArrivesCompleteAndInOrder) {
     StartCluster();
+    int metrics_port = FreeLoopbackPort();
     StartShipper({"--max-in-flight-bytes", "256kB", "--batch-max-bytes", "32kB",
-                  "--file-rotate-bytes", "512kB"});
+                  "--file-rotate-bytes", "512kB", "--metrics-port", std::to_string(metrics_port)});
     for (int i = 0; i < 40; ++i)
         cluster_->Exec("INSERT INTO acct VALUES (" + std::to_string(i) + ", " +
                        std::to_string(i * 10) + ", 'single')");
@@ -236,6 +238,17 @@ TEST_F(ShipperIntegrationTest, MixedWorkloadArrivesCompleteAndInOrder) {
     }
     EXPECT_EQ(app_messages, 1);
     EXPECT_NE(RunShell("ls " + dir_ + " | wc -l | grep -qx 1"), 0) << "expected rotated files";
+
+    httplib::Client client("127.0.0.1", metrics_port);
+    auto health = client.Get("/healthz");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+    auto metrics = client.Get("/metrics");
+    ASSERT_TRUE(metrics);
+    std::string forwarded = "snowcdc_records_total " + std::to_string(records.size()) + "\n";
+    EXPECT_NE(metrics->body.find(forwarded), std::string::npos) << metrics->body;
+    EXPECT_NE(metrics->body.find("snowcdc_commit_to_durable_seconds_count"), std::string::npos);
+    EXPECT_EQ(metrics->body.find("snowcdc_commit_to_durable_seconds_count 0\n"), std::string::npos);
 
     shipper_->Signal(SIGTERM);
     EXPECT_EQ(shipper_->WaitExit(), 0);
