@@ -221,7 +221,8 @@ TEST(SnapshotExport, ParallelRangesPlusChangesRebuildTheTable) {
         << "rebuilt " << state.size() << " rows, table has " << expected.size();
 }
 
-// Throughput of COPY (SELECT snowcdc.encode_rows(...)) TO STDOUT next to a plain JSON COPY.
+// Throughput of COPY (SELECT snowcdc.encode_rows(...)) TO STDOUT, of the per-row encode_row, and
+// of a plain JSON COPY of the same table.
 // Printed, not asserted: the machine is shared.
 TEST(SnapshotExport, CopyThroughput) {
     TempCluster cluster;
@@ -248,6 +249,13 @@ TEST(SnapshotExport, CopyThroughput) {
         return rows.size();
     };
     EXPECT_EQ(measure("encode_rows", EncodeRowsCopy("0/0", "0", "NULL")), 200000u);
+    EXPECT_EQ(
+        measure("encode_row", std::string("COPY (SELECT snowcdc.encode_row('items', i, '0/0', "
+                                          "snowcdc.snapshot_seq(i.ctid), '") +
+                                  kSnapshotTime +
+                                  "') FROM items i) TO STDOUT (FORMAT csv, QUOTE e'\\x01', "
+                                  "DELIMITER e'\\x02')"),
+        200000u);
     EXPECT_EQ(measure("row_to_json", "COPY (SELECT row_to_json(i) FROM items i) TO STDOUT"),
               200000u);
 }
