@@ -22,6 +22,7 @@ extern "C" {
 #include "access/tableam.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_class_d.h"
+#include "common/int.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
@@ -78,12 +79,13 @@ static uint32 CheckedSeq(uint64 seq, Relation rel) {
 }
 
 static int64 UnixMicros(TimestampTz ts) {
-    if (TIMESTAMP_NOT_FINITE(ts))
-        ereport(ERROR,
-                (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("snapshot time must be finite"),
-                 errdetail("The ts of a record is a point in time; pass the time the "
-                           "snapshot was taken.")));
-    return ts + kPostgresEpochUnixMicros;
+    int64 unix_us;
+    if (TIMESTAMP_NOT_FINITE(ts) || pg_add_s64_overflow(ts, kPostgresEpochUnixMicros, &unix_us))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("snapshot time must be finite and within 64-bit Unix microseconds"),
+                        errdetail("The ts of a record is a point in time; pass the time the "
+                                  "snapshot was taken.")));
+    return unix_us;
 }
 
 /*
