@@ -280,5 +280,11 @@ extern "C" Datum snowcdc_encode_row(PG_FUNCTION_ARGS) {
  *		The seq that encode_rows gives the row at `tid`, for encode_row callers.
  */
 extern "C" Datum snowcdc_snapshot_seq(PG_FUNCTION_ARGS) {
-    PG_RETURN_INT64(int64(SnapshotSeq(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(0)))));
+    ItemPointer tid = reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(0));
+    if (ItemPointerGetOffsetNumberNoCheck(tid) < FirstOffsetNumber)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("tid (%u,0) points at no row", ItemPointerGetBlockNumberNoCheck(tid)),
+                 errdetail("Row offsets in a page start at 1.")));
+    PG_RETURN_INT64(int64(SnapshotSeq(tid)));
 }
