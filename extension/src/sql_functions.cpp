@@ -130,6 +130,17 @@ static HeapTuple ExpandedTuple(HeapTuple tuple, Relation rel) {
     return tuple;
 }
 
+/*
+ * The record in the database encoding. The encoder writes UTF-8, as the plugin's output bypasses
+ * client encoding; a text result must be in the database encoding, and the connection converts
+ * it to the client's (UTF8 for the shipper). JSON escapes NUL, so the result has none.
+ */
+static const char *ServerEncoded(const StringInfoData *record) {
+    if (GetDatabaseEncoding() == PG_UTF8)
+        return record->data;
+    return pg_any_to_server(record->data, record->len, PG_UTF8);
+}
+
 /* Releases the scan's resources; safe to call twice. */
 static void EndEncodeRows(Datum arg) {
     EncodeRowsScan *s = reinterpret_cast<EncodeRowsScan *>(DatumGetPointer(arg));
@@ -198,8 +209,9 @@ static text *NextRecord(EncodeRowsScan *s, MemoryContext result_context) {
     uint32 seq = CheckedSeq(SnapshotSeq(&s->slot->tts_tid), s->rel);
     resetStringInfo(&s->record);
     SnowcdcAppendRowRecord(&s->record, s->rel, tuple, s->lsn, seq, s->ts_unix_us, &s->options);
+    const char *data = ServerEncoded(&s->record);
     MemoryContextSwitchTo(result_context);
-    return cstring_to_text_with_len(s->record.data, s->record.len);
+    return cstring_to_text(data);
 }
 
 /*
@@ -272,7 +284,7 @@ extern "C" Datum snowcdc_encode_row(PG_FUNCTION_ARGS) {
     SnowcdcAppendRowRecord(&record, rel, ExpandedTuple(&tuple, rel), lsn,
                            CheckedSeq(uint64(seq), rel), ts_unix_us, &options);
     table_close(rel, AccessShareLock);
-    PG_RETURN_TEXT_P(cstring_to_text_with_len(record.data, record.len));
+    PG_RETURN_TEXT_P(cstring_to_text(ServerEncoded(&record)));
 }
 
 /*

@@ -204,6 +204,27 @@ SET ROLE regress_snowcdc_reader;
 SELECT snowcdc.encode_rows('encode_rows_many', '0/0');
 RESET ROLE;
 
+-- A LATIN1 database: the plugin writes UTF-8; encode_rows returns text in the database encoding,
+-- which a UTF8 client receives as the same UTF-8 bytes.
+CREATE DATABASE encode_rows_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'
+    TEMPLATE template0;
+\c encode_rows_latin1
+SET client_encoding = 'UTF8';
+SET synchronous_commit = on;
+\set VERBOSITY terse
+CREATE EXTENSION snowcdc;
+SELECT 'init' FROM pg_create_logical_replication_slot('regression_slot_latin1', 'snowcdc');
+CREATE TABLE encode_rows_latin1 (id int PRIMARY KEY, t text);
+INSERT INTO encode_rows_latin1 VALUES (1, 'Zürich ÿ ß');
+SELECT snowcdc.encode_rows('encode_rows_latin1', '0/0', '2026-01-01 00:00:00+00');
+SELECT substring(w.data FROM position('"schema":'::bytea IN w.data))
+       = substring(convert_to(r.rec, 'UTF8') FROM position('"schema":' IN r.rec)) AS same_bytes
+FROM pg_logical_slot_get_binary_changes('regression_slot_latin1', NULL, NULL) w,
+     (SELECT snowcdc.encode_rows('encode_rows_latin1', '0/0') AS rec) r;
+SELECT 'stop' FROM pg_drop_replication_slot('regression_slot_latin1');
+\c contrib_regression
+DROP DATABASE encode_rows_latin1;
+
 DROP TABLE encode_rows_types, encode_rows_no_key, encode_rows_by_index, encode_rows_full_pk,
     encode_rows_full, encode_rows_many, encode_rows_parted;
 DROP VIEW encode_rows_view;
