@@ -293,6 +293,7 @@ REVOKE ALL ON FUNCTION snowcdc.heartbeat() FROM PUBLIC;
 --      open. Its consistent_point is the snapshot_lsn of every `r` record.
 --   2. Plan ranges: SELECT * FROM snowcdc.snapshot_ranges('public.t', 4);
 --   3. Each reader, on its own connection:
+--        SET client_encoding = 'UTF8';  -- records are UTF-8 whatever the database encoding
 --        BEGIN ISOLATION LEVEL REPEATABLE READ;
 --        SET TRANSACTION SNAPSHOT '<exported snapshot name>';
 --        COPY (SELECT snowcdc.encode_rows('public.t', '<consistent_point>', '<snapshot time>',
