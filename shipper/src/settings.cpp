@@ -151,60 +151,78 @@ std::optional<uint64_t> ParseBytes(const std::string &text) {
     return n * it->second;
 }
 
+namespace {
+
+toml::table ParseConfigFile(const std::string &path) {
+    if (path.empty())
+        return {};
+    try {
+        return toml::parse_file(path);
+    } catch (const toml::parse_error &e) {
+        std::ostringstream msg;
+        msg << "config file " << path << ": " << e.description() << " at line "
+            << e.source().begin.line << "; fix the TOML syntax there";
+        throw ConfigError(msg.str());
+    }
+}
+
+// The file's top-level keys that name no setting (typos must not pass silently).
+void CheckUnknownKeys(const toml::table &file, const std::vector<SettingSpec> &specs,
+                      const std::string &path, std::vector<std::string> *problems) {
+    for (const auto &[key, node] : file) {
+        std::string name(key.str());
+        bool known = std::any_of(specs.begin(), specs.end(), [&](const SettingSpec &s) {
+            return s.name == name || s.name.rfind(name + ".", 0) == 0;
+        });
+        if (!known)
+            problems->push_back("config file " + path + ": unknown setting '" + name +
+                                "'; remove it or see `snowcdc-shipper settings`");
+    }
+}
+
+}  // namespace
+
+// Finds the value of one setting by precedence; false when a source holds a bad value.
+bool Settings::Resolve(const SettingSpec &spec, const SettingSources &sources,
+                       const toml::table &file, std::vector<std::string> *problems) {
+    auto getenv = sources.getenv ? sources.getenv : [](const char *n) { return std::getenv(n); };
+    Value value;
+    if (auto it = sources.cli.find(spec.name); it != sources.cli.end()) {
+        value = {it->second, "command line (" + CliFlag(spec.name) + ")"};
+    } else if (const char *env = spec.env.empty() ? nullptr : getenv(spec.env.c_str())) {
+        value = {env, "environment (" + spec.env + ")"};
+    } else if (auto node = file.at_path(spec.name)) {
+        std::optional<std::string> text = TomlValueText(*node.node());
+        if (!text) {
+            problems->push_back("setting " + spec.name + " in " + sources.config_file +
+                                " must be a string, integer or boolean; write it as one");
+            return false;
+        }
+        value = {*text, "file (" + sources.config_file + ")"};
+    } else if (!spec.default_value.empty()) {
+        value = {spec.default_value, "default"};
+    } else {
+        return true;
+    }
+    std::string problem = Validate(spec, value.text);
+    if (!problem.empty()) {
+        problems->push_back("setting " + spec.name + ": '" +
+                            (spec.secret ? std::string("***") : value.text) + "' from " +
+                            value.source + " " + problem + "; fix it there");
+        return false;
+    }
+    values_[spec.name] = value;
+    return true;
+}
+
 Settings Settings::Load(std::vector<SettingSpec> specs, const SettingSources &sources) {
     Settings settings;
     settings.specs_ = std::move(specs);
-    toml::table file;
-    if (!sources.config_file.empty()) {
-        try {
-            file = toml::parse_file(sources.config_file);
-        } catch (const toml::parse_error &e) {
-            std::ostringstream msg;
-            msg << "config file " << sources.config_file << ": " << e.description() << " at line "
-                << e.source().begin.line << "; fix the TOML syntax there";
-            throw ConfigError(msg.str());
-        }
-    }
-    auto getenv = sources.getenv ? sources.getenv : [](const char *n) { return std::getenv(n); };
+    toml::table file = ParseConfigFile(sources.config_file);
     std::vector<std::string> problems;
-    for (const auto &spec : settings.specs_) {
-        Value value;
-        if (auto it = sources.cli.find(spec.name); it != sources.cli.end()) {
-            value = {it->second, "command line (" + CliFlag(spec.name) + ")"};
-        } else if (const char *env = spec.env.empty() ? nullptr : getenv(spec.env.c_str())) {
-            value = {env, "environment (" + spec.env + ")"};
-        } else if (auto node = file.at_path(spec.name)) {
-            std::optional<std::string> text = TomlValueText(*node.node());
-            if (!text) {
-                problems.push_back("setting " + spec.name + " in " + sources.config_file +
-                                   " must be a string, integer or boolean; write it as one");
-                continue;
-            }
-            value = {*text, "file (" + sources.config_file + ")"};
-        } else if (!spec.default_value.empty()) {
-            value = {spec.default_value, "default"};
-        } else {
-            continue;
-        }
-        std::string problem = Validate(spec, value.text);
-        if (!problem.empty()) {
-            problems.push_back("setting " + spec.name + ": '" +
-                               (spec.secret ? std::string("***") : value.text) + "' from " +
-                               value.source + " " + problem + "; fix it there");
-            continue;
-        }
-        settings.values_[spec.name] = value;
-    }
-    for (const auto &[key, node] : file) {
-        bool known =
-            std::any_of(settings.specs_.begin(), settings.specs_.end(), [&](const SettingSpec &s) {
-                return s.name == key.str() || s.name.rfind(std::string(key.str()) + ".", 0) == 0;
-            });
-        if (!known)
-            problems.push_back("config file " + sources.config_file + ": unknown setting '" +
-                               std::string(key.str()) +
-                               "'; remove it or see `snowcdc-shipper settings`");
-    }
+    for (const auto &spec : settings.specs_)
+        settings.Resolve(spec, sources, file, &problems);
+    CheckUnknownKeys(file, settings.specs_, sources.config_file, &problems);
     if (!problems.empty()) {
         std::string all;
         for (const auto &p : problems)

@@ -16,6 +16,11 @@
 namespace CLI {
 class App;
 }
+namespace toml {
+inline namespace v3 {
+class table;
+}
+}  // namespace toml
 
 namespace snowcdc {
 
@@ -88,6 +93,8 @@ class Settings {
         std::string text;
         std::string source;
     };
+    bool Resolve(const SettingSpec &spec, const SettingSources &sources, const toml::table &file,
+                 std::vector<std::string> *problems);
     const SettingSpec &Spec(const std::string &name, SettingType type) const;
     const Value *Find(const std::string &name) const;
 

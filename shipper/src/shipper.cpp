@@ -44,6 +44,13 @@ Shipper::Shipper(Settings settings, std::unique_ptr<Sink> sink,
       batcher_(settings_.GetBytes("batch_max_bytes"), settings_.GetDuration("batch_max_delay")),
       backoff_(BackoffPolicy{}) {
     slot_ = settings_.GetString("slot");
+    if (!ValidSlotName(slot_))
+        throw ConfigError("setting slot: '" + slot_ +
+                          "' is not a valid slot name; use lower-case letters, digits and _");
+    // The shipper needs begin/commit records and the heartbeat's messages.
+    plugin_options_ = {{"transactions", "on"}, {"messages", "on"}};
+    for (auto &option : ParsePluginOptions(settings_.GetString("plugin_options")))
+        plugin_options_.push_back(option);
     MetricsRegistry &m = Metrics();
     records_ = &m.GetCounter("snowcdc_records_total", "Records forwarded to the sink");
     bytes_ = &m.GetCounter("snowcdc_bytes_total", "Bytes of records forwarded to the sink");
@@ -94,31 +101,33 @@ void Shipper::ApplyReload() {
     LogInfo("settings reloaded");
 }
 
-int Shipper::Run() {
+bool Shipper::OpenSink() {
     try {
         std::optional<StreamPosition> held = sink_->Open();
         tracker_.SetDurableFloor(held);
         LogInfo("sink opened", {{"sink", settings_.GetString("sink")},
                                 {"holds_lsn", held ? FormatLsn(held->lsn) : std::string("none")},
                                 {"holds_seq", held ? held->seq : 0}});
+        return true;
     } catch (const std::exception &e) {
         LogError(std::string("cannot open the sink: ") + e.what());
-        return 1;
+        return false;
     }
+}
+
+int Shipper::Run() {
+    if (!OpenSink())
+        return 1;
     while (true) {
         Outcome outcome = Connect();
-        if (outcome == Outcome::kRetry || outcome == Outcome::kFatal) {
-            if (outcome == Outcome::kFatal ||
-                WaitToReconnect(backoff_.NextAttemptAt()) == Outcome::kFatal) {
-                sink_->Close();
-                return 1;
-            }
-            if (StopRequested())
-                return Drain(false);
-            continue;
-        }
+        if (outcome == Outcome::kRetry)
+            outcome = WaitToReconnect(backoff_.NextAttemptAt());
         if (outcome == Outcome::kStop)
             return Drain(stream_.Connected());
+        if (outcome == Outcome::kFatal) {
+            sink_->Close();
+            return 1;
+        }
     }
 }
 
@@ -140,25 +149,12 @@ Shipper::Outcome Shipper::Failed(const PgError &error) {
 Shipper::Outcome Shipper::Connect() {
     if (StopRequested())
         return Outcome::kStop;
-    if (!ValidSlotName(slot_)) {
-        LogError("slot name '" + slot_ + "' is invalid; use lower-case letters, digits and _");
-        return Outcome::kFatal;
-    }
-    std::vector<std::pair<std::string, std::string>> options;
-    try {
-        options = {{"transactions", "on"}, {"messages", "on"}};
-        for (auto &option : ParsePluginOptions(settings_.GetString("plugin_options")))
-            options.push_back(option);
-    } catch (const ConfigError &e) {
-        LogError(e.what());
-        return Outcome::kFatal;
-    }
     uint64_t confirmed = 0;
     if (auto error = stream_.Connect(settings_.GetString("conninfo")))
         return Failed(*error);
     if (auto error = stream_.PrepareSlot(slot_, settings_.GetBool("create_slot"), &confirmed))
         return Failed(*error);
-    if (auto error = stream_.Start(slot_, options))
+    if (auto error = stream_.Start(slot_, plugin_options_))
         return Failed(*error);
     tracker_.RaiseConfirmed(confirmed);
     received_ = std::max(received_, confirmed);
@@ -395,7 +391,7 @@ Shipper::Outcome Shipper::WaitToReconnect(Clock::time_point until) {
     while (!StopRequested()) {
         Clock::time_point now = Clock::now();
         if (now >= until)
-            return Outcome::kRetry;
+            return Outcome::kRetry;  // time for the next attempt
         if (TakeReloadRequest())
             ApplyReload();
         if (ServiceSink(now, false) == Outcome::kFatal)

@@ -30,6 +30,7 @@ class Shipper {
     Shipper(Settings settings, std::unique_ptr<Sink> sink,
             std::function<std::optional<Settings>()> reload);
 
+    // Throws ConfigError for settings that cannot work (bad slot name, plugin options).
     // Streams until stopped (returns 0) or a fatal error (returns 1).
     int Run();
     bool Healthy() const { return healthy_; }
@@ -37,6 +38,7 @@ class Shipper {
   private:
     enum class Outcome { kContinue, kStop, kRetry, kFatal };
 
+    bool OpenSink();
     Outcome Connect();
     Outcome Stream();
     Outcome ReadAvailable(Clock::time_point now);
@@ -71,6 +73,7 @@ class Shipper {
     bool fatal_ = false;
 
     std::string slot_;
+    std::vector<std::pair<std::string, std::string>> plugin_options_;
     uint64_t received_ = 0;
     uint64_t server_wal_end_ = 0;
     size_t max_in_flight_ = 0;
