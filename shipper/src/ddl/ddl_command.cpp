@@ -140,6 +140,9 @@ void AddDdlCommand(CLI::App &app) {
     cmd->add_option("--analytics-schema", settings->names.analytics_schema,
                     "schema of the current-state and history tables")
         ->capture_default_str();
+    cmd->add_option("--monitoring-schema", settings->names.monitoring_schema,
+                    "schema of the data-quality views")
+        ->capture_default_str();
     cmd->add_option("--warehouse", settings->names.warehouse, "warehouse of the tasks")
         ->capture_default_str();
     cmd->callback([settings] {

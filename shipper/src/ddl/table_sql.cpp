@@ -673,7 +673,9 @@ std::string GenerateTableSql(const Table &table, const GenerateOptions &options)
     out += "-- Key: " + Join(table.key, ", ") +
            ". Delete mode: " + (options.delete_mode == DeleteMode::kSoft ? "soft" : "hard") + ".\n";
     if (options.dialect == Dialect::kSnowflake) {
-        out += "-- Run as role SNOWCDC_PIPELINE_OWNER after sql/snowflake/setup.sql.\n";
+        out +=
+            "-- Run as role SNOWCDC_PIPELINE_OWNER after sql/snowflake/setup.sql, landing.sql and "
+            "tasks.sql.\n";
     } else {
         out += "-- Postgres dialect: the executable twin of the Snowflake text, for tests.\n";
     }
