@@ -247,6 +247,11 @@ bool SnowpipeChannel::BuildRequest() {
     request_.uncompressed_size = body.size();
     request_.compression = options_.compression;
     request_.body = Compress(options_.compression, body);
+    // The size limit holds on the wire: a body that compression would not shrink goes plain.
+    if (request_.compression != Compression::kNone && request_.body.size() >= body.size()) {
+        request_.compression = Compression::kNone;
+        request_.body = std::move(body);
+    }
     request_records_ = count;
     return true;
 }

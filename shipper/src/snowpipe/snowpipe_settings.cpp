@@ -44,7 +44,7 @@ std::vector<SettingSpec> SettingSpecs() {
          "Channel names are <prefix>_0 .. <prefix>_<channels-1>; one prefix per shipper", false,
          "SNOWCDC_SNOWPIPE_CHANNEL_PREFIX"},
         {"snowpipe_request_max_bytes", T::kBytes, "4MB",
-         "Largest append body before compression; a record above it is a dead letter", true,
+         "Largest append body before compression; a record above it is a dead letter", false,
          "SNOWCDC_SNOWPIPE_REQUEST_MAX_BYTES"},
         {"snowpipe_compression",
          T::kString,

@@ -81,6 +81,7 @@ void ExpectExactlyOnce(const std::vector<testing::CommittedRow> &rows,
     std::map<StreamPosition, int> seen;
     std::map<std::string, std::string> last_token;
     std::map<int, StreamPosition> last_of_key;
+    std::map<int, std::string> channel_of_key;
     for (const testing::CommittedRow &row : rows) {
         auto record = nlohmann::json::parse(row.row);
         StreamPosition pos{record["lsn"].get<uint64_t>(), record["seq"].get<uint32_t>()};
@@ -89,6 +90,9 @@ void ExpectExactlyOnce(const std::vector<testing::CommittedRow> &rows,
         EXPECT_LE(token, row.offset_token) << "channel " << row.channel;
         token = row.offset_token;
         int key = record["key"]["id"].get<int>();
+        auto [channel, inserted] = channel_of_key.emplace(key, row.channel);
+        EXPECT_EQ(channel->second, row.channel)
+            << "every version of key " << key << " in one channel";
         auto last = last_of_key.find(key);
         if (last != last_of_key.end()) {
             EXPECT_LT(last->second, pos) << "key " << key << " out of order";
