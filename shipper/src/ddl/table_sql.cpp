@@ -81,6 +81,7 @@ class Generator {
     std::string FoldSplitTransactions() const;
     std::string MergeCurrent() const;
     std::string LogTruncates() const;
+    std::string RecordApplied() const;
     std::string LogMerge() const;
     std::string DeletePending() const;
 
@@ -181,6 +182,14 @@ std::string Generator::Tables() const {
     out += "    , _cdc_end_lsn " + LsnType() + "  -- the record that closed it\n";
     out += "    , _cdc_end_seq " + LsnType() + "\n);\n\n";
 
+    out +=
+        "-- The last applied (lsn, seq) of every key ever seen, deleted keys included: records at\n"
+        "-- or below it are replays.\n";
+    out += "CREATE TABLE IF NOT EXISTS " + objects_.applied + " (\n";
+    for (const Column *c : KeyColumns())
+        out += "    " + Q(c->name) + " " + RenderType(c->target, d_) + " NOT NULL,\n";
+    out += "    _cdc_lsn " + LsnType() + " NOT NULL,\n    _cdc_seq " + LsnType() +
+           " NOT NULL,\n    PRIMARY KEY (" + keys + ")\n);\n\n";
     out += "-- Work tables of the merge procedure (their content is the last batch).\n";
     out +=
         "CREATE TABLE IF NOT EXISTS " + objects_.batch + " (\n" + LandingColumnsSql(d_) + "\n);\n";
@@ -267,15 +276,9 @@ std::string Generator::BuildEvents() const {
     s += "    FROM " + objects_.batch + " b\n    WHERE b.op = 'd' OR (b.op = 'u' AND " +
          key_change + ")\n),\n";
     s += "applied AS (  -- the last applied (lsn, seq) of each key in the batch\n";
-    s += "    SELECT " + List(keys, "a") + ", a._w_lsn, a._w_seq FROM (\n";
-    s +=
-        "        SELECT " + List(keys, "h") + ", COALESCE(h._cdc_end_lsn, h._cdc_lsn) AS _w_lsn,\n";
-    s += "               COALESCE(h._cdc_end_seq, h._cdc_seq) AS _w_seq,\n";
-    s += "               ROW_NUMBER() OVER (PARTITION BY " + List(keys, "h") +
-         " ORDER BY h._cdc_lsn DESC, h._cdc_seq DESC) AS _rn\n";
-    s += "        FROM " + objects_.history + " h\n";
-    s += "        WHERE EXISTS (SELECT 1 FROM kev WHERE " + KeyEq("kev", "h") + ")\n";
-    s += "    ) a\n    WHERE a._rn = 1\n),\n";
+    s += "    SELECT " + List(keys, "w") + ", w._cdc_lsn AS _w_lsn, w._cdc_seq AS _w_seq\n";
+    s += "    FROM " + objects_.applied + " w\n";
+    s += "    WHERE EXISTS (SELECT 1 FROM kev WHERE " + KeyEq("kev", "w") + ")\n),\n";
     s += "fresh AS (  -- images not applied yet\n";
     s += "    SELECT kev.* FROM kev\n    CROSS JOIN truncated tr\n";
     s += "    LEFT JOIN applied a ON " + KeyEq("a", "kev") + "\n";
@@ -471,6 +474,19 @@ std::string Generator::MergeCurrent() const {
     return s;
 }
 
+std::string Generator::RecordApplied() const {
+    const auto keys = KeyColumns();
+    return "MERGE INTO " + objects_.applied + " t\nUSING (\n    SELECT * FROM (\n" +
+           "        SELECT " + List(keys, "e") + ", e._ev_lsn, e._ev_seq,\n" +
+           "               ROW_NUMBER() OVER (PARTITION BY " + List(keys, "e") +
+           " ORDER BY e._ev_lsn DESC, e._ev_seq DESC) AS _rn\n" + "        FROM " +
+           objects_.events + " e\n    ) x\n    WHERE x._rn = 1\n) s\nON " + KeyEq("t", "s") +
+           "\nWHEN MATCHED AND " + Later("s._ev_lsn", "s._ev_seq", "t._cdc_lsn", "t._cdc_seq") +
+           " THEN UPDATE SET\n    _cdc_lsn = s._ev_lsn, _cdc_seq = s._ev_seq\n" +
+           "WHEN NOT MATCHED THEN INSERT (" + List(keys, "") +
+           ", _cdc_lsn, _cdc_seq)\n    VALUES (" + List(keys, "s") + ", s._ev_lsn, s._ev_seq);\n";
+}
+
 std::string Generator::LogTruncates() const {
     const std::string truncations =
         Qualified(options_.names, options_.names.staging_schema, "cdc_truncations", d_);
@@ -557,7 +573,8 @@ std::string Generator::Procedure() const {
             BuildEvents() + "\n";
     body += "-- 3. history: close open versions, add new ones, fold split transactions\n" +
             CloseHistory() + "\n" + InsertHistory() + "\n" + FoldSplitTransactions() + "\n";
-    body += "-- 4. current state: the last image of each key\n" + MergeCurrent() + "\n";
+    body += "-- 4. current state: the last image of each key; each key's last applied record\n" +
+            MergeCurrent() + "\n" + RecordApplied() + "\n";
     body += "-- 5. bookkeeping: applied truncates, merged records leave the pending table\n" +
             LogTruncates() + "\n" + LogMerge() + "\n" + DeletePending();
     const std::string what = table_.schema + "." + table_.name;
@@ -615,6 +632,7 @@ TableObjects ObjectsFor(const Table &table, const GenerateOptions &options) {
     o.history = Qualified(n, n.analytics_schema, base + "_history", d);
     o.batch = Qualified(n, n.staging_schema, base + "__batch", d);
     o.events = Qualified(n, n.staging_schema, base + "__events", d);
+    o.applied = Qualified(n, n.staging_schema, base + "__applied", d);
     o.procedure = Qualified(n, n.staging_schema, "merge_" + base, d);
     o.task = Qualified(n, n.staging_schema, "merge_" + base + "_task", d);
     o.metrics = Qualified(n, n.analytics_schema, base + "_cdc_metrics", d);

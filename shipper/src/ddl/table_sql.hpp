@@ -27,6 +27,7 @@ struct TableObjects {
     std::string history;    // SCD2 history table (analytics)
     std::string batch;      // work table: the pending records being merged (staging)
     std::string events;     // work table: the batch as per-key row images (staging)
+    std::string applied;    // last applied (lsn, seq) of every key ever seen (staging)
     std::string procedure;  // the merge procedure (staging)
     std::string task;       // the task that calls it, AFTER the root task (staging)
     std::string metrics;    // optional Dynamic Table of metrics (analytics)

@@ -42,6 +42,15 @@ CREATE TABLE IF NOT EXISTS SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY (
     , _cdc_end_seq NUMBER(20,0)
 );
 
+-- The last applied (lsn, seq) of every key ever seen, deleted keys included: records at
+-- or below it are replays.
+CREATE TABLE IF NOT EXISTS SNOWCDC.STAGING.CUSTOMERS__APPLIED (
+    ID NUMBER(19,0) NOT NULL,
+    _cdc_lsn NUMBER(20,0) NOT NULL,
+    _cdc_seq NUMBER(20,0) NOT NULL,
+    PRIMARY KEY (ID)
+);
+
 -- Work tables of the merge procedure (their content is the last batch).
 CREATE TABLE IF NOT EXISTS SNOWCDC.STAGING.CUSTOMERS__BATCH (
     op VARCHAR  -- c u d t r m
@@ -123,14 +132,9 @@ BEGIN
         WHERE b.op = 'd' OR (b.op = 'u' AND COALESCE(b.op = 'u' AND NOT (b.key:"id"::NUMBER(19,0) = b.after:"id"::NUMBER(19,0)), FALSE))
     ),
     applied AS (  -- the last applied (lsn, seq) of each key in the batch
-        SELECT a.ID, a._w_lsn, a._w_seq FROM (
-            SELECT h.ID, COALESCE(h._cdc_end_lsn, h._cdc_lsn) AS _w_lsn,
-                   COALESCE(h._cdc_end_seq, h._cdc_seq) AS _w_seq,
-                   ROW_NUMBER() OVER (PARTITION BY h.ID ORDER BY h._cdc_lsn DESC, h._cdc_seq DESC) AS _rn
-            FROM SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY h
-            WHERE EXISTS (SELECT 1 FROM kev WHERE kev.ID = h.ID)
-        ) a
-        WHERE a._rn = 1
+        SELECT w.ID, w._cdc_lsn AS _w_lsn, w._cdc_seq AS _w_seq
+        FROM SNOWCDC.STAGING.CUSTOMERS__APPLIED w
+        WHERE EXISTS (SELECT 1 FROM kev WHERE kev.ID = w.ID)
     ),
     fresh AS (  -- images not applied yet
         SELECT kev.* FROM kev
@@ -326,7 +330,7 @@ BEGIN
     USING (SELECT DISTINCT ID FROM SNOWCDC.STAGING.CUSTOMERS__EVENTS) k
     WHERE h.ID = k.ID AND h._cdc_end_lsn = h._cdc_lsn;
 
-    -- 4. current state: the last image of each key
+    -- 4. current state: the last image of each key; each key's last applied record
     MERGE INTO SNOWCDC.ANALYTICS.CUSTOMERS t
     USING (
         SELECT * FROM (
@@ -354,6 +358,21 @@ BEGIN
         _cdc_commit_ts = s._ev_ts
     WHEN NOT MATCHED AND s._ev_kind = 'U' THEN INSERT (ID, EMAIL, BALANCE, TAGS, PROFILE, BIO, SCORE, UPDATED_AT, "order", AVATAR, _cdc_lsn, _cdc_seq, _cdc_commit_ts)
         VALUES (s.ID, s.EMAIL, s.BALANCE, s.TAGS, s.PROFILE, s.BIO, s.SCORE, s.UPDATED_AT, s."order", s.AVATAR, s._ev_lsn, s._ev_seq, s._ev_ts);
+
+    MERGE INTO SNOWCDC.STAGING.CUSTOMERS__APPLIED t
+    USING (
+        SELECT * FROM (
+            SELECT e.ID, e._ev_lsn, e._ev_seq,
+                   ROW_NUMBER() OVER (PARTITION BY e.ID ORDER BY e._ev_lsn DESC, e._ev_seq DESC) AS _rn
+            FROM SNOWCDC.STAGING.CUSTOMERS__EVENTS e
+        ) x
+        WHERE x._rn = 1
+    ) s
+    ON t.ID = s.ID
+    WHEN MATCHED AND (s._ev_lsn > t._cdc_lsn OR (s._ev_lsn = t._cdc_lsn AND s._ev_seq > t._cdc_seq)) THEN UPDATE SET
+        _cdc_lsn = s._ev_lsn, _cdc_seq = s._ev_seq
+    WHEN NOT MATCHED THEN INSERT (ID, _cdc_lsn, _cdc_seq)
+        VALUES (s.ID, s._ev_lsn, s._ev_seq);
 
     -- 5. bookkeeping: applied truncates, merged records leave the pending table
     INSERT INTO SNOWCDC.STAGING.CDC_TRUNCATIONS (source_schema, source_table, lsn, seq, commit_ts)

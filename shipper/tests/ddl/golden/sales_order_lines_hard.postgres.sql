@@ -32,6 +32,16 @@ CREATE TABLE IF NOT EXISTS analytics.sales_order_lines_history (
     , _cdc_end_seq numeric(20,0)
 );
 
+-- The last applied (lsn, seq) of every key ever seen, deleted keys included: records at
+-- or below it are replays.
+CREATE TABLE IF NOT EXISTS staging.sales_order_lines__applied (
+    order_id varchar(36) NOT NULL,
+    line_no numeric(10,0) NOT NULL,
+    _cdc_lsn numeric(20,0) NOT NULL,
+    _cdc_seq numeric(20,0) NOT NULL,
+    PRIMARY KEY (order_id, line_no)
+);
+
 -- Work tables of the merge procedure (their content is the last batch).
 CREATE TABLE IF NOT EXISTS staging.sales_order_lines__batch (
     op text  -- c u d t r m
@@ -102,14 +112,9 @@ BEGIN
         WHERE b.op = 'd' OR (b.op = 'u' AND COALESCE(b.op = 'u' AND NOT ((b.key ->> 'order_id')::varchar(36) = (b.after ->> 'order_id')::varchar(36) AND (CASE WHEN (b.key ->> 'line_no') IN ('NaN', 'Infinity', '-Infinity') THEN 'numeric ' || (b.key ->> 'line_no') || ' cannot be converted to NUMBER' ELSE (b.key ->> 'line_no') END)::numeric(10,0) = (CASE WHEN (b.after ->> 'line_no') IN ('NaN', 'Infinity', '-Infinity') THEN 'numeric ' || (b.after ->> 'line_no') || ' cannot be converted to NUMBER' ELSE (b.after ->> 'line_no') END)::numeric(10,0)), FALSE))
     ),
     applied AS (  -- the last applied (lsn, seq) of each key in the batch
-        SELECT a.order_id, a.line_no, a._w_lsn, a._w_seq FROM (
-            SELECT h.order_id, h.line_no, COALESCE(h._cdc_end_lsn, h._cdc_lsn) AS _w_lsn,
-                   COALESCE(h._cdc_end_seq, h._cdc_seq) AS _w_seq,
-                   ROW_NUMBER() OVER (PARTITION BY h.order_id, h.line_no ORDER BY h._cdc_lsn DESC, h._cdc_seq DESC) AS _rn
-            FROM analytics.sales_order_lines_history h
-            WHERE EXISTS (SELECT 1 FROM kev WHERE kev.order_id = h.order_id AND kev.line_no = h.line_no)
-        ) a
-        WHERE a._rn = 1
+        SELECT w.order_id, w.line_no, w._cdc_lsn AS _w_lsn, w._cdc_seq AS _w_seq
+        FROM staging.sales_order_lines__applied w
+        WHERE EXISTS (SELECT 1 FROM kev WHERE kev.order_id = w.order_id AND kev.line_no = w.line_no)
     ),
     fresh AS (  -- images not applied yet
         SELECT kev.* FROM kev
@@ -245,7 +250,7 @@ BEGIN
     USING (SELECT DISTINCT order_id, line_no FROM staging.sales_order_lines__events) k
     WHERE h.order_id = k.order_id AND h.line_no = k.line_no AND h._cdc_end_lsn = h._cdc_lsn;
 
-    -- 4. current state: the last image of each key
+    -- 4. current state: the last image of each key; each key's last applied record
     MERGE INTO analytics.sales_order_lines t
     USING (
         SELECT * FROM (
@@ -267,6 +272,21 @@ BEGIN
         _cdc_commit_ts = s._ev_ts
     WHEN NOT MATCHED AND s._ev_kind = 'U' THEN INSERT (order_id, line_no, sku, qty, shipped_on, _cdc_lsn, _cdc_seq, _cdc_commit_ts)
         VALUES (s.order_id, s.line_no, s.sku, s.qty, s.shipped_on, s._ev_lsn, s._ev_seq, s._ev_ts);
+
+    MERGE INTO staging.sales_order_lines__applied t
+    USING (
+        SELECT * FROM (
+            SELECT e.order_id, e.line_no, e._ev_lsn, e._ev_seq,
+                   ROW_NUMBER() OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._ev_lsn DESC, e._ev_seq DESC) AS _rn
+            FROM staging.sales_order_lines__events e
+        ) x
+        WHERE x._rn = 1
+    ) s
+    ON t.order_id = s.order_id AND t.line_no = s.line_no
+    WHEN MATCHED AND (s._ev_lsn > t._cdc_lsn OR (s._ev_lsn = t._cdc_lsn AND s._ev_seq > t._cdc_seq)) THEN UPDATE SET
+        _cdc_lsn = s._ev_lsn, _cdc_seq = s._ev_seq
+    WHEN NOT MATCHED THEN INSERT (order_id, line_no, _cdc_lsn, _cdc_seq)
+        VALUES (s.order_id, s.line_no, s._ev_lsn, s._ev_seq);
 
     -- 5. bookkeeping: applied truncates, merged records leave the pending table
     INSERT INTO staging.cdc_truncations (source_schema, source_table, lsn, seq, commit_ts)

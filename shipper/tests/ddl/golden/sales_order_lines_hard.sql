@@ -32,6 +32,16 @@ CREATE TABLE IF NOT EXISTS SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY (
     , _cdc_end_seq NUMBER(20,0)
 );
 
+-- The last applied (lsn, seq) of every key ever seen, deleted keys included: records at
+-- or below it are replays.
+CREATE TABLE IF NOT EXISTS SNOWCDC.STAGING.SALES_ORDER_LINES__APPLIED (
+    ORDER_ID VARCHAR(36) NOT NULL,
+    LINE_NO NUMBER(10,0) NOT NULL,
+    _cdc_lsn NUMBER(20,0) NOT NULL,
+    _cdc_seq NUMBER(20,0) NOT NULL,
+    PRIMARY KEY (ORDER_ID, LINE_NO)
+);
+
 -- Work tables of the merge procedure (their content is the last batch).
 CREATE TABLE IF NOT EXISTS SNOWCDC.STAGING.SALES_ORDER_LINES__BATCH (
     op VARCHAR  -- c u d t r m
@@ -108,14 +118,9 @@ BEGIN
         WHERE b.op = 'd' OR (b.op = 'u' AND COALESCE(b.op = 'u' AND NOT (b.key:"order_id"::VARCHAR = b.after:"order_id"::VARCHAR AND b.key:"line_no"::NUMBER(10,0) = b.after:"line_no"::NUMBER(10,0)), FALSE))
     ),
     applied AS (  -- the last applied (lsn, seq) of each key in the batch
-        SELECT a.ORDER_ID, a.LINE_NO, a._w_lsn, a._w_seq FROM (
-            SELECT h.ORDER_ID, h.LINE_NO, COALESCE(h._cdc_end_lsn, h._cdc_lsn) AS _w_lsn,
-                   COALESCE(h._cdc_end_seq, h._cdc_seq) AS _w_seq,
-                   ROW_NUMBER() OVER (PARTITION BY h.ORDER_ID, h.LINE_NO ORDER BY h._cdc_lsn DESC, h._cdc_seq DESC) AS _rn
-            FROM SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY h
-            WHERE EXISTS (SELECT 1 FROM kev WHERE kev.ORDER_ID = h.ORDER_ID AND kev.LINE_NO = h.LINE_NO)
-        ) a
-        WHERE a._rn = 1
+        SELECT w.ORDER_ID, w.LINE_NO, w._cdc_lsn AS _w_lsn, w._cdc_seq AS _w_seq
+        FROM SNOWCDC.STAGING.SALES_ORDER_LINES__APPLIED w
+        WHERE EXISTS (SELECT 1 FROM kev WHERE kev.ORDER_ID = w.ORDER_ID AND kev.LINE_NO = w.LINE_NO)
     ),
     fresh AS (  -- images not applied yet
         SELECT kev.* FROM kev
@@ -251,7 +256,7 @@ BEGIN
     USING (SELECT DISTINCT ORDER_ID, LINE_NO FROM SNOWCDC.STAGING.SALES_ORDER_LINES__EVENTS) k
     WHERE h.ORDER_ID = k.ORDER_ID AND h.LINE_NO = k.LINE_NO AND h._cdc_end_lsn = h._cdc_lsn;
 
-    -- 4. current state: the last image of each key
+    -- 4. current state: the last image of each key; each key's last applied record
     MERGE INTO SNOWCDC.ANALYTICS.SALES_ORDER_LINES t
     USING (
         SELECT * FROM (
@@ -273,6 +278,21 @@ BEGIN
         _cdc_commit_ts = s._ev_ts
     WHEN NOT MATCHED AND s._ev_kind = 'U' THEN INSERT (ORDER_ID, LINE_NO, SKU, QTY, SHIPPED_ON, _cdc_lsn, _cdc_seq, _cdc_commit_ts)
         VALUES (s.ORDER_ID, s.LINE_NO, s.SKU, s.QTY, s.SHIPPED_ON, s._ev_lsn, s._ev_seq, s._ev_ts);
+
+    MERGE INTO SNOWCDC.STAGING.SALES_ORDER_LINES__APPLIED t
+    USING (
+        SELECT * FROM (
+            SELECT e.ORDER_ID, e.LINE_NO, e._ev_lsn, e._ev_seq,
+                   ROW_NUMBER() OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._ev_lsn DESC, e._ev_seq DESC) AS _rn
+            FROM SNOWCDC.STAGING.SALES_ORDER_LINES__EVENTS e
+        ) x
+        WHERE x._rn = 1
+    ) s
+    ON t.ORDER_ID = s.ORDER_ID AND t.LINE_NO = s.LINE_NO
+    WHEN MATCHED AND (s._ev_lsn > t._cdc_lsn OR (s._ev_lsn = t._cdc_lsn AND s._ev_seq > t._cdc_seq)) THEN UPDATE SET
+        _cdc_lsn = s._ev_lsn, _cdc_seq = s._ev_seq
+    WHEN NOT MATCHED THEN INSERT (ORDER_ID, LINE_NO, _cdc_lsn, _cdc_seq)
+        VALUES (s.ORDER_ID, s.LINE_NO, s._ev_lsn, s._ev_seq);
 
     -- 5. bookkeeping: applied truncates, merged records leave the pending table
     INSERT INTO SNOWCDC.STAGING.CDC_TRUNCATIONS (source_schema, source_table, lsn, seq, commit_ts)
