@@ -95,6 +95,12 @@ TEST_F(DdlCommandTest, RefusesTablesWithoutKeyAndUnknownTables) {
     Sql("CREATE TABLE public.nokey (a int, b text)");
     EXPECT_EQ(Ddl({"--table", "public.nokey", "--output-dir", dir_.string()}), 1);
     EXPECT_EQ(Ddl({"--table", "public.missing", "--output-dir", dir_.string()}), 1);
+    Sql("CREATE TABLE public.parted (id int PRIMARY KEY) PARTITION BY RANGE (id);"
+        "CREATE TABLE public.parted_1 PARTITION OF public.parted FOR VALUES FROM (0) TO (10)");
+    EXPECT_EQ(Ddl({"--table", "public.parted", "--output-dir", dir_.string()}), 1);
+    EXPECT_EQ(Ddl({"--table", "public.parted*", "--output-dir", dir_.string()}), 0);
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "public.parted_1.sql"));
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "public.parted.sql"));
     EXPECT_EQ(Ddl({"--table", "public.nokey", "--dialect", "oracle"}), 105);  // CLI validation
     Sql("CREATE UNIQUE INDEX nokey_a ON public.nokey (a); ALTER TABLE public.nokey ALTER a SET "
         "NOT NULL; ALTER TABLE public.nokey REPLICA IDENTITY USING INDEX nokey_a");

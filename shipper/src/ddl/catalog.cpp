@@ -28,7 +28,7 @@ std::string LikePattern(const std::string &glob) {
 }
 
 constexpr const char *kTablesSql = R"sql(
-SELECT c.oid::text, n.nspname, c.relname, c.relreplident::text
+SELECT c.oid::text, n.nspname, c.relname, c.relreplident::text, c.relkind::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname LIKE $1 AND c.relname LIKE $2
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -147,8 +147,21 @@ std::vector<Table> ReadTables(const CatalogConnection &conn, const std::string &
     std::string schema = dot == std::string::npos ? "public" : pattern.substr(0, dot);
     std::string name = dot == std::string::npos ? pattern : pattern.substr(dot + 1);
     std::vector<Table> tables;
-    for (const auto &row : conn.Query(kTablesSql, {LikePattern(schema), LikePattern(name)}))
-        tables.push_back(ReadOneTable(conn, row));
+    std::string partitioned;
+    for (const auto &row : conn.Query(kTablesSql, {LikePattern(schema), LikePattern(name)})) {
+        // Changes are decoded per partition, under the partition's name: a partitioned
+        // table never appears in a record.
+        if (row[4] == "p")
+            partitioned = row[1] + "." + row[2];
+        else
+            tables.push_back(ReadOneTable(conn, row));
+    }
+    if (tables.empty() && !partitioned.empty()) {
+        throw std::runtime_error(partitioned +
+                                 " is partitioned and its changes arrive per partition; generate "
+                                 "its partitions (SELECT relid FROM pg_partition_tree('" +
+                                 partitioned + "'))");
+    }
     if (tables.empty()) {
         throw std::runtime_error("no table matches \"" + pattern +
                                  "\"; write schema.table (either part may use *)");
