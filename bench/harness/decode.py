@@ -248,7 +248,8 @@ class DecodeSuite:
         else:
             wall, client_cpu = self._stream(contender, copy, end_lsn)
         self.cluster.wait_sessions_gone()
-        sample = Sample(wall, self.cluster.cpu_seconds() - cpu_before, client_cpu)
+        ticks = round((self.cluster.cpu_seconds() - cpu_before) * cluster_mod.CLOCK_TICKS)
+        sample = Sample(wall, ticks / cluster_mod.CLOCK_TICKS, client_cpu)
         if copy is not None:
             self._drop_copy(copy, end_lsn)
         outcome = result.by_contender[contender.name]
