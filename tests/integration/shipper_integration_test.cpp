@@ -14,6 +14,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "pg_cluster.hpp"
@@ -383,6 +384,59 @@ TEST_F(ShipperIntegrationTest, SighupReloadsGoodSettingsAndKeepsOldOnBadOnes) {
     shipper_->Signal(SIGTERM);
     EXPECT_EQ(shipper_->WaitExit(), 0);
     RunShell("rm -f " + config);
+}
+
+// Peak resident memory of a process, in kB (VmHWM).
+long PeakRssKb(pid_t pid) {
+    std::istringstream in(ReadFileText("/proc/" + std::to_string(pid) + "/status"));
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stol(line.substr(6));
+    return -1;
+}
+
+TEST_F(ShipperIntegrationTest, LargeTransactionStreamsThroughWithinTheMemoryBound) {
+    StartCluster();
+    StartShipper({"--max-in-flight-bytes", "1MB", "--batch-max-bytes", "256kB"});
+    // About 60 MB of records in one transaction, sixty times the in-flight bound.
+    cluster_->Exec(
+        "INSERT INTO acct SELECT g, g, repeat('y', 400) FROM generate_series(1, "
+        "120000) g");
+    cluster_->Exec("INSERT INTO done VALUES (7)");
+    WaitForMarker(7);
+    long peak_kb = PeakRssKb(shipper_->Pid());
+    EXPECT_GT(peak_kb, 0);
+    std::printf("shipper peak RSS: %ld kB\n", peak_kb);
+    EXPECT_LT(peak_kb, 40 * 1024) << "the shipper held the transaction in memory";
+    size_t rows = 0;
+    for (const json &r : ReadSinkRecords(dir_))
+        rows += r.value("table", "") == "acct";
+    EXPECT_EQ(rows, 120000u);
+    shipper_->Signal(SIGTERM);
+    EXPECT_EQ(shipper_->WaitExit(), 0);
+}
+
+TEST_F(ShipperIntegrationTest, CheckAndStatusCommands) {
+    StartCluster();
+    std::string common = std::string(SNOWCDC_SHIPPER_BINARY) + " --conninfo '" +
+                         cluster_->ConnInfo() + "' --slot s1 --sink ndjson-dir ";
+    std::string out;
+    EXPECT_EQ(RunShell(common + "--output-dir " + dir_ + " check", &out), 0) << out;
+    EXPECT_NE(out.find("ok    replication"), std::string::npos) << out;
+    EXPECT_NE(out.find("s1 will be created"), std::string::npos) << out;
+    EXPECT_EQ(RunShell(common + "--output-dir " + dir_ + "/missing check", &out), 1) << out;
+    EXPECT_NE(out.find("FAIL  sink"), std::string::npos) << out;
+    EXPECT_NE(out.find("fix: create it"), std::string::npos) << out;
+    EXPECT_EQ(RunShell(common + "status", &out), 1) << out;
+    EXPECT_NE(out.find("slot s1 does not exist"), std::string::npos) << out;
+    cluster_->Exec("SELECT pg_create_logical_replication_slot('s1', 'snowcdc')");
+    EXPECT_EQ(RunShell(common + "status", &out), 0) << out;
+    EXPECT_NE(out.find("confirmed_flush_lsn"), std::string::npos) << out;
+    EXPECT_NE(out.find("lag_bytes"), std::string::npos) << out;
+    EXPECT_EQ(RunShell(common + "--batch-max-bytes lots status", &out), 2) << out;
+    EXPECT_NE(out.find("setting batch_max_bytes: 'lots' from command line"), std::string::npos)
+        << out;
 }
 
 TEST_F(ShipperIntegrationTest, SlotOfAnotherPluginIsRefused) {
