@@ -56,7 +56,7 @@ struct SinkError {
 };
 
 class Sink {
-public:
+  public:
     virtual ~Sink() = default;
 
     // Connects and recovers. Returns the highest position the sink already holds durably:

@@ -1,4 +1,6 @@
 // The shipper's version string, one place.
 namespace snowcdc {
-const char *Version() { return SNOWCDC_VERSION; }
+const char *Version() {
+    return SNOWCDC_VERSION;
+}
 }  // namespace snowcdc
