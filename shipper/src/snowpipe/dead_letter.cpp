@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -62,6 +63,42 @@ std::optional<std::string> DeadLetterWriter::Write(const DeadLetter &letter) {
 uint64_t DeadLetterWriter::Written() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return written_;
+}
+
+std::optional<int64_t> DeadLetterWriter::ErrorMark(const std::string &channel) const {
+    if (dir_.empty()) {
+        return std::nullopt;
+    }
+    std::ifstream in(dir_ + "/" + channel + ".errors");
+    int64_t count = 0;
+    if (!(in >> count)) {
+        return std::nullopt;
+    }
+    return count;
+}
+
+std::optional<std::string> DeadLetterWriter::SetErrorMark(const std::string &channel,
+                                                          int64_t count) {
+    if (dir_.empty()) {
+        return std::nullopt;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    mkdir(dir_.c_str(), 0750);
+    std::string path = dir_ + "/" + channel + ".errors";
+    std::string temp = path + ".tmp";
+    {
+        std::ofstream out(temp, std::ios::trunc);
+        out << count << "\n";
+        out.flush();
+        if (!out) {
+            return "cannot write " + temp + ": check SNOWCDC_SNOWPIPE_DEAD_LETTER_DIR";
+        }
+    }
+    // rename() replaces the old mark atomically: a crash leaves the old or the new count.
+    if (std::rename(temp.c_str(), path.c_str()) != 0) {
+        return "cannot rename " + temp + " to " + path + ": " + std::strerror(errno);
+    }
+    return std::nullopt;
 }
 
 }  // namespace snowcdc::snowpipe

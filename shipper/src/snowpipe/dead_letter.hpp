@@ -31,6 +31,12 @@ class DeadLetterWriter {
     // file and the fix); the caller must then stop rather than lose the record.
     std::optional<std::string> Write(const DeadLetter &letter);
     uint64_t Written() const;
+
+    // How many of the channel's rejected rows (its rows_error_count) were already handled,
+    // kept in <dir>/<channel>.errors so that a restart neither forgets nor repeats them.
+    // nullopt when nothing was recorded (or there is no directory).
+    std::optional<int64_t> ErrorMark(const std::string &channel) const;
+    std::optional<std::string> SetErrorMark(const std::string &channel, int64_t count);
     const std::string &Path() const { return path_; }
 
   private:

@@ -1,6 +1,8 @@
 // One Snowpipe Streaming channel: append, commit tracking, re-open and replay.
 #include "snowpipe/snowpipe_channel.hpp"
 
+#include <algorithm>
+
 #include "log.hpp"
 
 namespace snowcdc::snowpipe {
@@ -44,7 +46,14 @@ std::optional<std::string> SnowpipeChannel::OpenNow(int attempts) {
         OpenAnswer answer;
         CallResult result = client_.OpenChannel(name_, request_id, &answer);
         if (result.Ok() && answer.status.Usable()) {
-            return ApplyOpenAnswer(answer);
+            if (std::optional<std::string> error = ApplyOpenAnswer(answer)) {
+                return error;
+            }
+            if (HandleRowErrors(answer.status) == Step::kStop) {
+                std::lock_guard<std::mutex> lock(shared_.mutex);
+                return shared_.fatal ? shared_.fatal->message : "rejected rows";
+            }
+            return std::nullopt;
         }
         if (result.outcome == Outcome::kFatal || attempt >= attempts) {
             return "cannot open channel " + name_ + ": " + result.Describe();
@@ -68,7 +77,10 @@ std::optional<std::string> SnowpipeChannel::ApplyOpenAnswer(const OpenAnswer &an
         }
     }
     if (seen_errors_ < 0) {
-        seen_errors_ = answer.status.rows_error_count;
+        // Rejections the previous run did not handle are reported by HandleRowErrors();
+        // a count below the mark means the channel was re-created with fresh counters.
+        std::optional<int64_t> mark = shared_.dead_letter_writer->ErrorMark(name_);
+        seen_errors_ = std::min(mark.value_or(0), answer.status.rows_error_count);
     }
     continuation_ = answer.continuation_token;
     session_.clear();
@@ -206,6 +218,9 @@ SnowpipeChannel::Step SnowpipeChannel::Open() {
     unauthorized_streak_ = 0;
     if (std::optional<std::string> error = ApplyOpenAnswer(answer)) {
         Fail(*error);
+        return Step::kStop;
+    }
+    if (HandleRowErrors(answer.status) == Step::kStop) {
         return Step::kStop;
     }
     ++shared_.reopens;
@@ -388,13 +403,27 @@ SnowpipeChannel::Step SnowpipeChannel::HandleRowErrors(const ChannelStatus &stat
                                         {"rows", rejected},
                                         {"candidates", candidates.size()},
                                         {"message", status.last_error_message}});
+    std::vector<DeadLetter> letters;
     for (const PendingRecord *record : candidates) {
-        DeadLetter letter{name_, FormatOffsetToken(record->pos), reason, record->text};
+        letters.push_back(DeadLetter{name_, FormatOffsetToken(record->pos), reason, record->text});
+    }
+    if (letters.empty()) {
+        // Counted before this run saw the records (they were committed before a restart):
+        // the count and the message are all that is left, and they are kept too.
+        letters.push_back(DeadLetter{name_, status.last_error_offset_upper_bound.value_or(""),
+                                     reason + " (records no longer known to this run)", ""});
+    }
+    for (const DeadLetter &letter : letters) {
         if (std::optional<std::string> error = shared_.dead_letter_writer->Write(letter)) {
             Fail(reason + "; and the record cannot be kept: " + *error);
             return Step::kStop;
         }
         ++shared_.dead_letters;
+    }
+    if (std::optional<std::string> error =
+            shared_.dead_letter_writer->SetErrorMark(name_, seen_errors_)) {
+        Fail(*error);
+        return Step::kStop;
     }
     if (options_.on_reject == OnReject::kStop) {
         Fail(reason + "; candidates written to " + shared_.dead_letter_writer->Path() +

@@ -400,6 +400,41 @@ TEST_F(SinkTest, RejectedRowsBecomeDeadLetters) {
     EXPECT_EQ(rejected_key_letters, rejected) << "every rejected row is among the dead letters";
 }
 
+TEST_F(SinkTest, RejectionsCountedBeforeARestartAreReportedOnce) {
+    server_->SetRejectRowsContaining("\"id\":3}");
+    Workload workload(9, 5);
+    Batch batch = workload.Next(100);
+    {
+        SnowpipeSinkOptions options = Options(1);
+        options.channel.status_interval = std::chrono::hours(1);  // never sees the counter
+        auto sink = MakeSink(options);
+        sink->Open();
+        sink->Submit(batch);
+        ASSERT_TRUE(server_->WaitUntil([&] { return server_->Stats().appends == 1; },
+                                       std::chrono::seconds(30)));
+        sink->Close();
+    }
+    ASSERT_GT(server_->Stats().row_errors, 0u);
+    std::vector<std::string> paths;
+    for (int run = 0; run < 2; ++run) {
+        auto sink = MakeSink(Options(1));
+        sink->Open();
+        EXPECT_EQ(sink->Stats().dead_letters, run == 0 ? 1u : 0u);
+        paths.push_back(sink->DeadLetterPath());
+    }
+    std::set<std::string> distinct(paths.begin(), paths.end());
+    dead_letter_files_.assign(distinct.begin(), distinct.end());
+    std::vector<std::string> lines = DeadLetterLines();
+    ASSERT_EQ(lines.size(), 1u);
+    auto letter = nlohmann::json::parse(lines[0]);
+    EXPECT_NE(letter["reason"].get<std::string>().find("no longer known"), std::string::npos)
+        << lines[0];
+    EXPECT_NE(letter["reason"].get<std::string>().find(
+                  "rejected " + std::to_string(server_->Stats().row_errors) + " row"),
+              std::string::npos)
+        << lines[0];
+}
+
 struct FaultCase {
     const char *name;
     std::function<void(SnowpipeDouble &)> inject;
