@@ -159,6 +159,7 @@ Shipper::Outcome Shipper::Connect() {
     tracker_.RaiseConfirmed(confirmed);
     received_ = std::max(received_, confirmed);
     got_message_ = false;
+    input_drained_ = false;
     healthy_ = true;
     LogInfo("streaming started", {{"confirmed_lsn", FormatLsn(confirmed)}});
     Outcome outcome = Stream();
@@ -197,10 +198,13 @@ bool Shipper::Backpressured() const {
 Shipper::Outcome Shipper::ReadAvailable(Clock::time_point now) {
     StreamMessage msg;
     PgError error;
+    input_drained_ = false;
     for (int i = 0; i < kReadBudget && !Backpressured(); ++i) {
         ReadStatus status = stream_.Read(&msg, &error);
-        if (status == ReadStatus::kWouldBlock)
+        if (status == ReadStatus::kWouldBlock) {
+            input_drained_ = true;
             break;
+        }
         if (status == ReadStatus::kError)
             return Failed(error);
         if (Outcome o = HandleMessage(msg, now); o != Outcome::kContinue)
@@ -363,17 +367,16 @@ Shipper::Outcome Shipper::Wait(Clock::time_point now) {
     Clock::time_point deadline = NextDeadline(now);
     if (Backpressured()) {
         // The sink must make room: let it work until the next timer instead of the socket.
-        if (std::optional<SinkError> error = sink_->Poll(deadline)) {
-            (void)error;
-            return ServiceSink(Clock::now(), false);
-        }
+        if (sink_->Poll(deadline))
+            return ServiceSink(Clock::now(), false);  // reports the sink's error
         if (Backpressured() && Clock::now() < deadline)
             poll(nullptr, 0,
                  MillisUntil(std::min(deadline, Clock::now() + kSinkPollInterval), Clock::now()));
         return Outcome::kContinue;
     }
     pollfd pfd{stream_.Socket(), static_cast<short>(POLLIN | (output_pending_ ? POLLOUT : 0)), 0};
-    int rc = poll(&pfd, 1, MillisUntil(deadline, now));
+    // Messages libpq already buffered (the read budget ran out) do not wake poll().
+    int rc = poll(&pfd, 1, input_drained_ ? MillisUntil(deadline, now) : 0);
     if (rc < 0 && errno != EINTR)
         return Failed({PgFailure::kStreamLost, "waiting on the replication socket failed"});
     if (rc > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) != 0) {

@@ -70,6 +70,7 @@ class Shipper {
     bool healthy_ = false;
     bool got_message_ = false;
     bool output_pending_ = false;
+    bool input_drained_ = false;  // the last read found libpq's buffer empty
     bool fatal_ = false;
 
     std::string slot_;
