@@ -15,7 +15,6 @@ import time
 
 from . import cluster as cluster_mod
 from . import stats
-from . import workloads as workloads_mod
 
 DBNAME = "bench"
 PUBLICATION = "bench_pub"

@@ -115,9 +115,13 @@ def _target_lines(cells):
     met = [name for name, ratio, _ in cells if ratio is not None and ratio <= 1.0]
     missed = ["%s (%.2f%s)" % (name, ratio, NOISE_MARK if noisy else "")
               for name, ratio, noisy in cells if ratio is not None and ratio > 1.0]
-    return ["Target, snowcdc's overhead at most pgoutput's (ratio <= 1): met in %d of %d (%s); "
-            "missed in %s." % (len(met), len(cells), ", ".join(met) or "none",
-                               ", ".join(missed) or "none"), ""]
+    unmeasured = [name for name, ratio, _ in cells if ratio is None]
+    text = ("Target, snowcdc's overhead at most pgoutput's (ratio <= 1): met in %d of %d (%s); "
+            "missed in %s" % (len(met), len(cells), ", ".join(met) or "none",
+                              ", ".join(missed) or "none"))
+    if unmeasured:
+        text += "; not measurable (pgoutput not above the floor) in " + ", ".join(unmeasured)
+    return [text + ".", ""]
 
 
 def _workload_table(result, contenders):
