@@ -24,6 +24,7 @@ def machine_lines(started, command, load_before, load_after, method):
         [os.path.join(cluster_mod.pg_bindir(), "postgres"), "--version"]).stdout.strip()
     return [
         "- Date: %s UTC" % started.strftime("%Y-%m-%d %H:%M"),
+        "- snowcdc: %s" % _plugin_version(),
         "- Command: `%s`" % command,
         "- Machine: %d CPUs (`nproc`), %s, %.1f GiB RAM, Linux %s" % (
             os.cpu_count(), cpu_model, mem_kib / 1024 / 1024, platform.release()),
@@ -32,6 +33,21 @@ def machine_lines(started, command, load_before, load_after, method):
         % (load_before, load_after),
         "- Method: %s" % method,
     ]
+
+
+def _plugin_version():
+    """Which snowcdc was measured: the installed library's time and the last extension commit
+    (the library may hold changes not committed yet)."""
+    libdir = cluster_mod.run(["pg_config", "--pkglibdir"]).stdout.strip()
+    library = os.path.join(libdir, "snowcdc.so")
+    if not os.path.exists(library):
+        return "not installed"
+    built = datetime.datetime.fromtimestamp(os.path.getmtime(library), datetime.timezone.utc)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    commit = cluster_mod.run(["git", "-C", repo, "log", "-1", "--format=%h %s", "--",
+                              "extension"], check=False).stdout.strip() or "unknown"
+    return "%s installed %s UTC; last commit to extension/: %s" % (
+        library, built.strftime("%Y-%m-%d %H:%M"), commit)
 
 
 def _fmt(value, digits=3):
