@@ -255,7 +255,7 @@ std::string Generator::BuildEvents() const {
     std::string s;
     s += "INSERT INTO " + objects_.events + " (" + List(all, "") +
          ", _ev_kind, _ev_lsn, _ev_seq, _ev_sub, _ev_ts, _ev_kc)\n";
-    s += "WITH\n";
+    s += "WITH RECURSIVE\n";
     s += "truncated AS (  -- the last truncate of this table already applied\n";
     s += "    SELECT _t_lsn, _t_seq FROM (\n";
     s += "        SELECT lsn AS _t_lsn, seq AS _t_seq FROM " + truncations + "\n";
@@ -315,69 +315,60 @@ std::string Generator::BuildEvents() const {
     s += "events AS (\n    SELECT " + ev_cols + " FROM fresh\n    UNION ALL\n    SELECT " +
          ev_cols + " FROM truncated_keys\n),\n";
 
-    // Carry-forward. For column i, _run_i counts the images of the key that carry the column;
-    // every image of a run takes the value of the run's first image, run 0 the current table's.
-    // The new key of a key change starts a run whose value comes from the old key's image (the
-    // delete half of the same record), so a first pass computes the old keys' images.
-    std::vector<const Column *> toastable;
-    for (const Column *c : values) {
-        if (c->varlena)
-            toastable.push_back(c);
-    }
+    // Carry-forward follows the row, not the key: a key change moves the row to a new key.
+    // Each key's images split into segments (a new segment at a key change's new key and at a
+    // re-insert after a delete); a key change links the new key's segment to the old key's, and
+    // the linked segments form the row's lineage, rooted at the segment where the row started.
+    // Along a lineage, _run_i counts the images that carry column i; every image of a run takes
+    // the run's first value, and run 0 takes the current table's value of the lineage's root.
     const std::string order = " ORDER BY e._lsn, e._seq, e._sub";
     const std::string frame =
         "\n                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW";
-    s += "chained AS (  -- first pass: runs of images that carry each TOASTable column\n";
-    s += "    SELECT e.*";
-    for (size_t i = 0; i < toastable.size(); ++i) {
-        s += ",\n        SUM(CASE WHEN " + Has(*toastable[i], "e") +
-             " THEN 1 ELSE 0 END)\n            OVER (PARTITION BY " + List(keys, "e") + order +
-             frame + ") AS _run_" + std::to_string(i + 1);
-    }
-    s += "\n    FROM events e\n),\n";
-    s += "old_images AS (  -- the old key's values at each key change\n";
-    s += "    SELECT e._lsn, e._seq, e._kind, e._kc";
-    for (size_t i = 0; i < toastable.size(); ++i) {
-        const Column &c = *toastable[i];
-        std::string run = "e._run_" + std::to_string(i + 1);
-        s += ",\n        CASE WHEN " + run + " = 0 THEN cur." + Q(c.name) +
-             "\n             ELSE FIRST_VALUE(CASE WHEN " + Has(c, "e") + " THEN " +
-             ExtractExpr(c.target, d_, "e._img", c.name) + " END)\n" +
-             "                  OVER (PARTITION BY " + List(keys, "e") + ", " + run + order +
-             ") END AS " + Q(c.name);
-    }
-    s += "\n    FROM chained e\n    LEFT JOIN " + objects_.current + " cur ON " +
-         KeyEq("cur", "e") + "\n),\n";
-    s += "runs AS (  -- second pass: a key change's new key also starts a run\n";
-    s += "    SELECT e.*";
-    for (const Column *c : toastable)
-        s += ", o." + Q(c->name) + " AS " + Q("_old_" + c->name);
+    s += "numbered AS (  -- key numbers, and segments of each key's images\n";
+    s += "    SELECT e.*, DENSE_RANK() OVER (ORDER BY " + List(keys, "e") + ") AS _key_no,\n";
+    s += "        SUM(CASE WHEN e._kind = 'U' AND (e._kc OR e._prev_kind = 'D') THEN 1 ELSE 0 "
+         "END)\n";
+    s += "            OVER (PARTITION BY " + List(keys, "e") + order + frame + ") AS _seg\n";
+    s += "    FROM (\n        SELECT e.*, LAG(e._kind) OVER (PARTITION BY " + List(keys, "e") +
+         order + ") AS _prev_kind\n        FROM events e\n    ) e\n),\n";
+    s += "links AS (  -- the new key's segment continues the old key's\n";
+    s += "    SELECT u._key_no, u._seg, d._key_no AS _parent_key_no, d._seg AS _parent_seg\n";
+    s += "    FROM numbered u\n    JOIN numbered d ON d._lsn = u._lsn AND d._seq = u._seq AND "
+         "d._kind = 'D' AND d._kc\n";
+    s += "    WHERE u._kind = 'U' AND u._kc\n),\n";
+    s += "lineage (_key_no, _seg, _root_key_no, _root_seg) AS (  -- each segment's root\n";
+    s += "    SELECT DISTINCT n._key_no, n._seg, n._key_no, n._seg\n    FROM numbered n\n";
+    s += "    WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l._key_no = n._key_no AND l._seg = "
+         "n._seg)\n";
+    s += "    UNION ALL\n";
+    s += "    SELECT l._key_no, l._seg, r._root_key_no, r._root_seg\n";
+    s += "    FROM links l\n    JOIN lineage r ON r._key_no = l._parent_key_no AND r._seg = "
+         "l._parent_seg\n),\n";
+    s += "runs AS (  -- runs of images that carry each column, along the lineage\n";
+    s += "    SELECT e.*, g._root_key_no AS _line_key, g._root_seg AS _line_seg";
+    const std::string line_order = " ORDER BY e._lsn, e._seq, e._sub";
     for (size_t i = 0; i < values.size(); ++i) {
-        std::string starts = Has(*values[i], "e");
-        if (values[i]->varlena)
-            starts = "(" + starts + ") OR (e._kind = 'U' AND e._kc)";
-        s += ",\n        SUM(CASE WHEN " + starts +
-             " THEN 1 ELSE 0 END)\n            OVER (PARTITION BY " + List(keys, "e") + order +
-             frame + ") AS _run_" + std::to_string(i + 1);
+        s += ",\n        SUM(CASE WHEN " + Has(*values[i], "e") +
+             " THEN 1 ELSE 0 END)\n            OVER (PARTITION BY g._root_key_no, g._root_seg" +
+             line_order + frame + ") AS _run_" + std::to_string(i + 1);
     }
-    s += "\n    FROM events e\n    LEFT JOIN old_images o\n";
-    s += "      ON e._kind = 'U' AND e._kc AND o._kind = 'D' AND o._kc AND o._lsn = e._lsn AND "
-         "o._seq = e._seq\n)\n";
+    s += "\n    FROM numbered e\n    JOIN lineage g ON g._key_no = e._key_no AND g._seg = "
+         "e._seg\n),\n";
+    s += "roots AS (  -- the key of each key number\n";
+    s += "    SELECT DISTINCT n._key_no, " + List(keys, "n") + " FROM numbered n\n)\n";
     s += "SELECT " + List(keys, "e");
     for (size_t i = 0; i < values.size(); ++i) {
         const Column &c = *values[i];
         std::string run = "e._run_" + std::to_string(i + 1);
-        std::string head =
-            "CASE WHEN " + Has(c, "e") + " THEN " + ExtractExpr(c.target, d_, "e._img", c.name);
-        if (c.varlena)
-            head += " ELSE e." + Q("_old_" + c.name);
-        head += " END";
         s += ",\n    CASE WHEN " + run + " = 0 THEN cur." + Q(c.name) +
-             "\n         ELSE FIRST_VALUE(" + head + ")\n              OVER (PARTITION BY " +
-             List(keys, "e") + ", " + run + order + ") END";
+             "\n         ELSE FIRST_VALUE(CASE WHEN " + Has(c, "e") + " THEN " +
+             ExtractExpr(c.target, d_, "e._img", c.name) +
+             " END)\n              OVER (PARTITION BY e._line_key, e._line_seg, " + run + order +
+             ") END";
     }
     s += ",\n    e._kind, e._lsn, e._seq, e._sub, e._ts, e._kc\n";
-    s += "FROM runs e\nLEFT JOIN " + objects_.current + " cur ON " + KeyEq("cur", "e") + ";\n";
+    s += "FROM runs e\nLEFT JOIN roots r ON r._key_no = e._line_key AND e._line_seg = 0\n";
+    s += "LEFT JOIN " + objects_.current + " cur ON " + KeyEq("cur", "r") + ";\n";
     return s;
 }
 
@@ -430,7 +421,16 @@ std::string Generator::FoldSplitTransactions() const {
            " ON " + KeyEq("k", "h") + "\n    WHERE h._cdc_end_lsn = h._cdc_lsn\n) z\n" + "WHERE " +
            KeyEq("p", "z") + " AND p._cdc_end_lsn = z._cdc_lsn AND p._cdc_end_seq = z._cdc_seq;\n" +
            "DELETE FROM " + objects_.history + " h\nUSING " + batch_keys + "\nWHERE " +
-           KeyEq("h", "k") + " AND h._cdc_end_lsn = h._cdc_lsn;\n";
+           KeyEq("h", "k") + " AND h._cdc_end_lsn = h._cdc_lsn;\n" +
+           // A version closed by a transaction that also opened the next version (a delete and
+           // re-insert, or an update, split across batches) was replaced, not deleted: closed by
+           // the next version's record, as when the whole transaction is in one batch.
+           "UPDATE " + objects_.history + " p\n" +
+           "SET is_deleted = FALSE, _cdc_end_lsn = v._cdc_lsn, _cdc_end_seq = v._cdc_seq\n" +
+           "FROM (\n    SELECT h.* FROM " + objects_.history + " h\n    JOIN " + batch_keys +
+           " ON " + KeyEq("k", "h") + "\n) v\n" + "WHERE " + KeyEq("p", "v") +
+           " AND p._cdc_end_lsn = v._cdc_lsn AND p._cdc_lsn < v._cdc_lsn\n" +
+           "  AND (p.is_deleted OR p._cdc_end_seq <> v._cdc_seq);\n";
 }
 
 std::string Generator::MergeCurrent() const {

@@ -110,7 +110,7 @@ BEGIN
 
     -- 2. per-key row images, replays dropped, left-out columns carried forward
     INSERT INTO SNOWCDC.STAGING.CUSTOMERS__EVENTS (ID, EMAIL, BALANCE, TAGS, PROFILE, BIO, SCORE, UPDATED_AT, "order", AVATAR, _ev_kind, _ev_lsn, _ev_seq, _ev_sub, _ev_ts, _ev_kc)
-    WITH
+    WITH RECURSIVE
     truncated AS (  -- the last truncate of this table already applied
         SELECT _t_lsn, _t_seq FROM (
             SELECT lsn AS _t_lsn, seq AS _t_seq FROM SNOWCDC.STAGING.CDC_TRUNCATIONS
@@ -176,115 +176,98 @@ BEGIN
         UNION ALL
         SELECT _kind, _lsn, _seq, _sub, _ts, _kc, _img, _toast, ID FROM truncated_keys
     ),
-    chained AS (  -- first pass: runs of images that carry each TOASTable column
-        SELECT e.*,
-            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
+    numbered AS (  -- key numbers, and segments of each key's images
+        SELECT e.*, DENSE_RANK() OVER (ORDER BY e.ID) AS _key_no,
+            SUM(CASE WHEN e._kind = 'U' AND (e._kc OR e._prev_kind = 'D') THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _seg
+        FROM (
+            SELECT e.*, LAG(e._kind) OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub) AS _prev_kind
+            FROM events e
+        ) e
+    ),
+    links AS (  -- the new key's segment continues the old key's
+        SELECT u._key_no, u._seg, d._key_no AS _parent_key_no, d._seg AS _parent_seg
+        FROM numbered u
+        JOIN numbered d ON d._lsn = u._lsn AND d._seq = u._seq AND d._kind = 'D' AND d._kc
+        WHERE u._kind = 'U' AND u._kc
+    ),
+    lineage (_key_no, _seg, _root_key_no, _root_seg) AS (  -- each segment's root
+        SELECT DISTINCT n._key_no, n._seg, n._key_no, n._seg
+        FROM numbered n
+        WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l._key_no = n._key_no AND l._seg = n._seg)
+        UNION ALL
+        SELECT l._key_no, l._seg, r._root_key_no, r._root_seg
+        FROM links l
+        JOIN lineage r ON r._key_no = l._parent_key_no AND r._seg = l._parent_seg
+    ),
+    runs AS (  -- runs of images that carry each column, along the lineage
+        SELECT e.*, g._root_key_no AS _line_key, g._root_seg AS _line_seg,
+            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_1,
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('balance'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2,
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('tags'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_3,
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('profile'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_4,
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('bio'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_5,
-            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_6
-        FROM events e
-    ),
-    old_images AS (  -- the old key's values at each key change
-        SELECT e._lsn, e._seq, e._kind, e._kc,
-            CASE WHEN e._run_1 = 0 THEN cur.EMAIL
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, e._toast), FALSE) THEN e._img:"email"::VARCHAR END)
-                      OVER (PARTITION BY e.ID, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END AS EMAIL,
-            CASE WHEN e._run_2 = 0 THEN cur.BALANCE
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('balance'::VARIANT, e._toast), FALSE) THEN e._img:"balance"::NUMBER(12,2) END)
-                      OVER (PARTITION BY e.ID, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END AS BALANCE,
-            CASE WHEN e._run_3 = 0 THEN cur.TAGS
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('tags'::VARIANT, e._toast), FALSE) THEN STRIP_NULL_VALUE(e._img:"tags") END)
-                      OVER (PARTITION BY e.ID, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END AS TAGS,
-            CASE WHEN e._run_4 = 0 THEN cur.PROFILE
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('profile'::VARIANT, e._toast), FALSE) THEN STRIP_NULL_VALUE(e._img:"profile") END)
-                      OVER (PARTITION BY e.ID, e._run_4 ORDER BY e._lsn, e._seq, e._sub) END AS PROFILE,
-            CASE WHEN e._run_5 = 0 THEN cur.BIO
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('bio'::VARIANT, e._toast), FALSE) THEN e._img:"bio"::VARCHAR END)
-                      OVER (PARTITION BY e.ID, e._run_5 ORDER BY e._lsn, e._seq, e._sub) END AS BIO,
-            CASE WHEN e._run_6 = 0 THEN cur.AVATAR
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE) THEN TO_BINARY(e._img:"avatar"::VARCHAR, 'HEX') END)
-                      OVER (PARTITION BY e.ID, e._run_6 ORDER BY e._lsn, e._seq, e._sub) END AS AVATAR
-        FROM chained e
-        LEFT JOIN SNOWCDC.ANALYTICS.CUSTOMERS cur ON cur.ID = e.ID
-    ),
-    runs AS (  -- second pass: a key change's new key also starts a run
-        SELECT e.*, o.EMAIL AS _OLD_EMAIL, o.BALANCE AS _OLD_BALANCE, o.TAGS AS _OLD_TAGS, o.PROFILE AS _OLD_PROFILE, o.BIO AS _OLD_BIO, o.AVATAR AS _OLD_AVATAR,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_1,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('balance'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('tags'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_3,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('profile'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_4,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('bio'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_5,
             SUM(CASE WHEN e._kind = 'U' THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_6,
             SUM(CASE WHEN e._kind = 'U' THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_7,
             SUM(CASE WHEN e._kind = 'U' THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_8,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ID ORDER BY e._lsn, e._seq, e._sub
+            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_9
-        FROM events e
-        LEFT JOIN old_images o
-          ON e._kind = 'U' AND e._kc AND o._kind = 'D' AND o._kc AND o._lsn = e._lsn AND o._seq = e._seq
+        FROM numbered e
+        JOIN lineage g ON g._key_no = e._key_no AND g._seg = e._seg
+    ),
+    roots AS (  -- the key of each key number
+        SELECT DISTINCT n._key_no, n.ID FROM numbered n
     )
     SELECT e.ID,
         CASE WHEN e._run_1 = 0 THEN cur.EMAIL
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, e._toast), FALSE) THEN e._img:"email"::VARCHAR ELSE e._OLD_EMAIL END)
-                  OVER (PARTITION BY e.ID, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('email'::VARIANT, e._toast), FALSE) THEN e._img:"email"::VARCHAR END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_2 = 0 THEN cur.BALANCE
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('balance'::VARIANT, e._toast), FALSE) THEN e._img:"balance"::NUMBER(12,2) ELSE e._OLD_BALANCE END)
-                  OVER (PARTITION BY e.ID, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('balance'::VARIANT, e._toast), FALSE) THEN e._img:"balance"::NUMBER(12,2) END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_3 = 0 THEN cur.TAGS
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('tags'::VARIANT, e._toast), FALSE) THEN STRIP_NULL_VALUE(e._img:"tags") ELSE e._OLD_TAGS END)
-                  OVER (PARTITION BY e.ID, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('tags'::VARIANT, e._toast), FALSE) THEN STRIP_NULL_VALUE(e._img:"tags") END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_4 = 0 THEN cur.PROFILE
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('profile'::VARIANT, e._toast), FALSE) THEN STRIP_NULL_VALUE(e._img:"profile") ELSE e._OLD_PROFILE END)
-                  OVER (PARTITION BY e.ID, e._run_4 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('profile'::VARIANT, e._toast), FALSE) THEN STRIP_NULL_VALUE(e._img:"profile") END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_4 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_5 = 0 THEN cur.BIO
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('bio'::VARIANT, e._toast), FALSE) THEN e._img:"bio"::VARCHAR ELSE e._OLD_BIO END)
-                  OVER (PARTITION BY e.ID, e._run_5 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('bio'::VARIANT, e._toast), FALSE) THEN e._img:"bio"::VARCHAR END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_5 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_6 = 0 THEN cur.SCORE
              ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' THEN IFF(IS_VARCHAR(e._img:"score"), TO_DOUBLE(REPLACE(e._img:"score"::VARCHAR, 'Infinity', 'inf')), e._img:"score"::FLOAT) END)
-                  OVER (PARTITION BY e.ID, e._run_6 ORDER BY e._lsn, e._seq, e._sub) END,
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_6 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_7 = 0 THEN cur.UPDATED_AT
              ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' THEN TO_TIMESTAMP_TZ(CASE e._img:"updated_at"::VARCHAR WHEN 'infinity' THEN '9999-12-31T23:59:59Z' WHEN '-infinity' THEN '0001-01-01T00:00:00Z' ELSE e._img:"updated_at"::VARCHAR END, 'AUTO') END)
-                  OVER (PARTITION BY e.ID, e._run_7 ORDER BY e._lsn, e._seq, e._sub) END,
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_7 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_8 = 0 THEN cur."order"
              ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' THEN e._img:"order"::NUMBER(10,0) END)
-                  OVER (PARTITION BY e.ID, e._run_8 ORDER BY e._lsn, e._seq, e._sub) END,
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_8 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_9 = 0 THEN cur.AVATAR
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE) THEN TO_BINARY(e._img:"avatar"::VARCHAR, 'HEX') ELSE e._OLD_AVATAR END)
-                  OVER (PARTITION BY e.ID, e._run_9 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('avatar'::VARIANT, e._toast), FALSE) THEN TO_BINARY(e._img:"avatar"::VARCHAR, 'HEX') END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_9 ORDER BY e._lsn, e._seq, e._sub) END,
         e._kind, e._lsn, e._seq, e._sub, e._ts, e._kc
     FROM runs e
-    LEFT JOIN SNOWCDC.ANALYTICS.CUSTOMERS cur ON cur.ID = e.ID;
+    LEFT JOIN roots r ON r._key_no = e._line_key AND e._line_seg = 0
+    LEFT JOIN SNOWCDC.ANALYTICS.CUSTOMERS cur ON cur.ID = r.ID;
 
     -- 3. history: close open versions, add new ones, fold split transactions
     UPDATE SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY h
@@ -330,6 +313,14 @@ BEGIN
     DELETE FROM SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY h
     USING (SELECT DISTINCT ID FROM SNOWCDC.STAGING.CUSTOMERS__EVENTS) k
     WHERE h.ID = k.ID AND h._cdc_end_lsn = h._cdc_lsn;
+    UPDATE SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY p
+    SET is_deleted = FALSE, _cdc_end_lsn = v._cdc_lsn, _cdc_end_seq = v._cdc_seq
+    FROM (
+        SELECT h.* FROM SNOWCDC.ANALYTICS.CUSTOMERS_HISTORY h
+        JOIN (SELECT DISTINCT ID FROM SNOWCDC.STAGING.CUSTOMERS__EVENTS) k ON k.ID = h.ID
+    ) v
+    WHERE p.ID = v.ID AND p._cdc_end_lsn = v._cdc_lsn AND p._cdc_lsn < v._cdc_lsn
+      AND (p.is_deleted OR p._cdc_end_seq <> v._cdc_seq);
 
     -- 4. current state: the last image of each key; each key's last applied record
     MERGE INTO SNOWCDC.ANALYTICS.CUSTOMERS t

@@ -31,7 +31,7 @@ BEGIN
 
     -- 2. per-key row images, replays dropped, left-out columns carried forward
     INSERT INTO SNOWCDC.STAGING.SALES_ORDER_LINES__EVENTS (ORDER_ID, LINE_NO, SKU_CODE, QTY, SHIPPED_ON, NOTE, _ev_kind, _ev_lsn, _ev_seq, _ev_sub, _ev_ts, _ev_kc)
-    WITH
+    WITH RECURSIVE
     truncated AS (  -- the last truncate of this table already applied
         SELECT _t_lsn, _t_seq FROM (
             SELECT lsn AS _t_lsn, seq AS _t_seq FROM SNOWCDC.STAGING.CDC_TRUNCATIONS
@@ -97,67 +97,68 @@ BEGIN
         UNION ALL
         SELECT _kind, _lsn, _seq, _sub, _ts, _kc, _img, _toast, ORDER_ID, LINE_NO FROM truncated_keys
     ),
-    chained AS (  -- first pass: runs of images that carry each TOASTable column
-        SELECT e.*,
-            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
+    numbered AS (  -- key numbers, and segments of each key's images
+        SELECT e.*, DENSE_RANK() OVER (ORDER BY e.ORDER_ID, e.LINE_NO) AS _key_no,
+            SUM(CASE WHEN e._kind = 'U' AND (e._kc OR e._prev_kind = 'D') THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _seg
+        FROM (
+            SELECT e.*, LAG(e._kind) OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub) AS _prev_kind
+            FROM events e
+        ) e
+    ),
+    links AS (  -- the new key's segment continues the old key's
+        SELECT u._key_no, u._seg, d._key_no AS _parent_key_no, d._seg AS _parent_seg
+        FROM numbered u
+        JOIN numbered d ON d._lsn = u._lsn AND d._seq = u._seq AND d._kind = 'D' AND d._kc
+        WHERE u._kind = 'U' AND u._kc
+    ),
+    lineage (_key_no, _seg, _root_key_no, _root_seg) AS (  -- each segment's root
+        SELECT DISTINCT n._key_no, n._seg, n._key_no, n._seg
+        FROM numbered n
+        WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l._key_no = n._key_no AND l._seg = n._seg)
+        UNION ALL
+        SELECT l._key_no, l._seg, r._root_key_no, r._root_seg
+        FROM links l
+        JOIN lineage r ON r._key_no = l._parent_key_no AND r._seg = l._parent_seg
+    ),
+    runs AS (  -- runs of images that carry each column, along the lineage
+        SELECT e.*, g._root_key_no AS _line_key, g._root_seg AS _line_seg,
+            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_1,
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('qty'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2,
-            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_3
-        FROM events e
-    ),
-    old_images AS (  -- the old key's values at each key change
-        SELECT e._lsn, e._seq, e._kind, e._kc,
-            CASE WHEN e._run_1 = 0 THEN cur.SKU_CODE
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, e._toast), FALSE) THEN e._img:"sku_code"::VARCHAR END)
-                      OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END AS SKU_CODE,
-            CASE WHEN e._run_2 = 0 THEN cur.QTY
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('qty'::VARIANT, e._toast), FALSE) THEN e._img:"qty"::VARCHAR END)
-                      OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END AS QTY,
-            CASE WHEN e._run_3 = 0 THEN cur.NOTE
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE) THEN e._img:"note"::VARCHAR END)
-                      OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END AS NOTE
-        FROM chained e
-        LEFT JOIN SNOWCDC.ANALYTICS.SALES_ORDER_LINES cur ON cur.ORDER_ID = e.ORDER_ID AND cur.LINE_NO = e.LINE_NO
-    ),
-    runs AS (  -- second pass: a key change's new key also starts a run
-        SELECT e.*, o.SKU_CODE AS _OLD_SKU_CODE, o.QTY AS _OLD_QTY, o.NOTE AS _OLD_NOTE,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_1,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('qty'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2,
             SUM(CASE WHEN e._kind = 'U' THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_3,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.ORDER_ID, e.LINE_NO ORDER BY e._lsn, e._seq, e._sub
+            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_4
-        FROM events e
-        LEFT JOIN old_images o
-          ON e._kind = 'U' AND e._kc AND o._kind = 'D' AND o._kc AND o._lsn = e._lsn AND o._seq = e._seq
+        FROM numbered e
+        JOIN lineage g ON g._key_no = e._key_no AND g._seg = e._seg
+    ),
+    roots AS (  -- the key of each key number
+        SELECT DISTINCT n._key_no, n.ORDER_ID, n.LINE_NO FROM numbered n
     )
     SELECT e.ORDER_ID, e.LINE_NO,
         CASE WHEN e._run_1 = 0 THEN cur.SKU_CODE
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, e._toast), FALSE) THEN e._img:"sku_code"::VARCHAR ELSE e._OLD_SKU_CODE END)
-                  OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('sku_code'::VARIANT, e._toast), FALSE) THEN e._img:"sku_code"::VARCHAR END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_2 = 0 THEN cur.QTY
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('qty'::VARIANT, e._toast), FALSE) THEN e._img:"qty"::VARCHAR ELSE e._OLD_QTY END)
-                  OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('qty'::VARIANT, e._toast), FALSE) THEN e._img:"qty"::VARCHAR END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_3 = 0 THEN cur.SHIPPED_ON
              ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' THEN TO_DATE(CASE e._img:"shipped_on"::VARCHAR WHEN 'infinity' THEN '9999-12-31' WHEN '-infinity' THEN '0001-01-01' ELSE e._img:"shipped_on"::VARCHAR END, 'AUTO') END)
-                  OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END,
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_4 = 0 THEN cur.NOTE
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE) THEN e._img:"note"::VARCHAR ELSE e._OLD_NOTE END)
-                  OVER (PARTITION BY e.ORDER_ID, e.LINE_NO, e._run_4 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(ARRAY_CONTAINS('note'::VARIANT, e._toast), FALSE) THEN e._img:"note"::VARCHAR END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_4 ORDER BY e._lsn, e._seq, e._sub) END,
         e._kind, e._lsn, e._seq, e._sub, e._ts, e._kc
     FROM runs e
-    LEFT JOIN SNOWCDC.ANALYTICS.SALES_ORDER_LINES cur ON cur.ORDER_ID = e.ORDER_ID AND cur.LINE_NO = e.LINE_NO;
+    LEFT JOIN roots r ON r._key_no = e._line_key AND e._line_seg = 0
+    LEFT JOIN SNOWCDC.ANALYTICS.SALES_ORDER_LINES cur ON cur.ORDER_ID = r.ORDER_ID AND cur.LINE_NO = r.LINE_NO;
 
     -- 3. history: close open versions, add new ones, fold split transactions
     UPDATE SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY h
@@ -203,6 +204,14 @@ BEGIN
     DELETE FROM SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY h
     USING (SELECT DISTINCT ORDER_ID, LINE_NO FROM SNOWCDC.STAGING.SALES_ORDER_LINES__EVENTS) k
     WHERE h.ORDER_ID = k.ORDER_ID AND h.LINE_NO = k.LINE_NO AND h._cdc_end_lsn = h._cdc_lsn;
+    UPDATE SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY p
+    SET is_deleted = FALSE, _cdc_end_lsn = v._cdc_lsn, _cdc_end_seq = v._cdc_seq
+    FROM (
+        SELECT h.* FROM SNOWCDC.ANALYTICS.SALES_ORDER_LINES_HISTORY h
+        JOIN (SELECT DISTINCT ORDER_ID, LINE_NO FROM SNOWCDC.STAGING.SALES_ORDER_LINES__EVENTS) k ON k.ORDER_ID = h.ORDER_ID AND k.LINE_NO = h.LINE_NO
+    ) v
+    WHERE p.ORDER_ID = v.ORDER_ID AND p.LINE_NO = v.LINE_NO AND p._cdc_end_lsn = v._cdc_lsn AND p._cdc_lsn < v._cdc_lsn
+      AND (p.is_deleted OR p._cdc_end_seq <> v._cdc_seq);
 
     -- 4. current state: the last image of each key; each key's last applied record
     MERGE INTO SNOWCDC.ANALYTICS.SALES_ORDER_LINES t

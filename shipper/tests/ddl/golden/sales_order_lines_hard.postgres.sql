@@ -89,7 +89,7 @@ BEGIN
 
     -- 2. per-key row images, replays dropped, left-out columns carried forward
     INSERT INTO staging.sales_order_lines__events (order_id, line_no, sku, qty, shipped_on, _ev_kind, _ev_lsn, _ev_seq, _ev_sub, _ev_ts, _ev_kc)
-    WITH
+    WITH RECURSIVE
     truncated AS (  -- the last truncate of this table already applied
         SELECT _t_lsn, _t_seq FROM (
             SELECT lsn AS _t_lsn, seq AS _t_seq FROM staging.cdc_truncations
@@ -155,55 +155,62 @@ BEGIN
         UNION ALL
         SELECT _kind, _lsn, _seq, _sub, _ts, _kc, _img, _toast, order_id, line_no FROM truncated_keys
     ),
-    chained AS (  -- first pass: runs of images that carry each TOASTable column
-        SELECT e.*,
-            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'sku', FALSE) THEN 1 ELSE 0 END)
+    numbered AS (  -- key numbers, and segments of each key's images
+        SELECT e.*, DENSE_RANK() OVER (ORDER BY e.order_id, e.line_no) AS _key_no,
+            SUM(CASE WHEN e._kind = 'U' AND (e._kc OR e._prev_kind = 'D') THEN 1 ELSE 0 END)
                 OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _seg
+        FROM (
+            SELECT e.*, LAG(e._kind) OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub) AS _prev_kind
+            FROM events e
+        ) e
+    ),
+    links AS (  -- the new key's segment continues the old key's
+        SELECT u._key_no, u._seg, d._key_no AS _parent_key_no, d._seg AS _parent_seg
+        FROM numbered u
+        JOIN numbered d ON d._lsn = u._lsn AND d._seq = u._seq AND d._kind = 'D' AND d._kc
+        WHERE u._kind = 'U' AND u._kc
+    ),
+    lineage (_key_no, _seg, _root_key_no, _root_seg) AS (  -- each segment's root
+        SELECT DISTINCT n._key_no, n._seg, n._key_no, n._seg
+        FROM numbered n
+        WHERE NOT EXISTS (SELECT 1 FROM links l WHERE l._key_no = n._key_no AND l._seg = n._seg)
+        UNION ALL
+        SELECT l._key_no, l._seg, r._root_key_no, r._root_seg
+        FROM links l
+        JOIN lineage r ON r._key_no = l._parent_key_no AND r._seg = l._parent_seg
+    ),
+    runs AS (  -- runs of images that carry each column, along the lineage
+        SELECT e.*, g._root_key_no AS _line_key, g._root_seg AS _line_seg,
+            SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'sku', FALSE) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_1,
             SUM(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'qty', FALSE) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2
-        FROM events e
-    ),
-    old_images AS (  -- the old key's values at each key change
-        SELECT e._lsn, e._seq, e._kind, e._kc,
-            CASE WHEN e._run_1 = 0 THEN cur.sku
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'sku', FALSE) THEN (e._img ->> 'sku') END)
-                      OVER (PARTITION BY e.order_id, e.line_no, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END AS sku,
-            CASE WHEN e._run_2 = 0 THEN cur.qty
-                 ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'qty', FALSE) THEN (e._img ->> 'qty') END)
-                      OVER (PARTITION BY e.order_id, e.line_no, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END AS qty
-        FROM chained e
-        LEFT JOIN analytics.sales_order_lines cur ON cur.order_id = e.order_id AND cur.line_no = e.line_no
-    ),
-    runs AS (  -- second pass: a key change's new key also starts a run
-        SELECT e.*, o.sku AS _old_sku, o.qty AS _old_qty,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(e._toast ? 'sku', FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_1,
-            SUM(CASE WHEN (e._kind = 'U' AND NOT COALESCE(e._toast ? 'qty', FALSE)) OR (e._kind = 'U' AND e._kc) THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_2,
             SUM(CASE WHEN e._kind = 'U' THEN 1 ELSE 0 END)
-                OVER (PARTITION BY e.order_id, e.line_no ORDER BY e._lsn, e._seq, e._sub
+                OVER (PARTITION BY g._root_key_no, g._root_seg ORDER BY e._lsn, e._seq, e._sub
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run_3
-        FROM events e
-        LEFT JOIN old_images o
-          ON e._kind = 'U' AND e._kc AND o._kind = 'D' AND o._kc AND o._lsn = e._lsn AND o._seq = e._seq
+        FROM numbered e
+        JOIN lineage g ON g._key_no = e._key_no AND g._seg = e._seg
+    ),
+    roots AS (  -- the key of each key number
+        SELECT DISTINCT n._key_no, n.order_id, n.line_no FROM numbered n
     )
     SELECT e.order_id, e.line_no,
         CASE WHEN e._run_1 = 0 THEN cur.sku
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'sku', FALSE) THEN (e._img ->> 'sku') ELSE e._old_sku END)
-                  OVER (PARTITION BY e.order_id, e.line_no, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'sku', FALSE) THEN (e._img ->> 'sku') END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_1 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_2 = 0 THEN cur.qty
-             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'qty', FALSE) THEN (e._img ->> 'qty') ELSE e._old_qty END)
-                  OVER (PARTITION BY e.order_id, e.line_no, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END,
+             ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' AND NOT COALESCE(e._toast ? 'qty', FALSE) THEN (e._img ->> 'qty') END)
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_2 ORDER BY e._lsn, e._seq, e._sub) END,
         CASE WHEN e._run_3 = 0 THEN cur.shipped_on
              ELSE FIRST_VALUE(CASE WHEN e._kind = 'U' THEN (CASE (e._img ->> 'shipped_on') WHEN 'infinity' THEN '9999-12-31' WHEN '-infinity' THEN '0001-01-01' ELSE (e._img ->> 'shipped_on') END)::date END)
-                  OVER (PARTITION BY e.order_id, e.line_no, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END,
+                  OVER (PARTITION BY e._line_key, e._line_seg, e._run_3 ORDER BY e._lsn, e._seq, e._sub) END,
         e._kind, e._lsn, e._seq, e._sub, e._ts, e._kc
     FROM runs e
-    LEFT JOIN analytics.sales_order_lines cur ON cur.order_id = e.order_id AND cur.line_no = e.line_no;
+    LEFT JOIN roots r ON r._key_no = e._line_key AND e._line_seg = 0
+    LEFT JOIN analytics.sales_order_lines cur ON cur.order_id = r.order_id AND cur.line_no = r.line_no;
 
     -- 3. history: close open versions, add new ones, fold split transactions
     UPDATE analytics.sales_order_lines_history h
@@ -249,6 +256,14 @@ BEGIN
     DELETE FROM analytics.sales_order_lines_history h
     USING (SELECT DISTINCT order_id, line_no FROM staging.sales_order_lines__events) k
     WHERE h.order_id = k.order_id AND h.line_no = k.line_no AND h._cdc_end_lsn = h._cdc_lsn;
+    UPDATE analytics.sales_order_lines_history p
+    SET is_deleted = FALSE, _cdc_end_lsn = v._cdc_lsn, _cdc_end_seq = v._cdc_seq
+    FROM (
+        SELECT h.* FROM analytics.sales_order_lines_history h
+        JOIN (SELECT DISTINCT order_id, line_no FROM staging.sales_order_lines__events) k ON k.order_id = h.order_id AND k.line_no = h.line_no
+    ) v
+    WHERE p.order_id = v.order_id AND p.line_no = v.line_no AND p._cdc_end_lsn = v._cdc_lsn AND p._cdc_lsn < v._cdc_lsn
+      AND (p.is_deleted OR p._cdc_end_seq <> v._cdc_seq);
 
     -- 4. current state: the last image of each key; each key's last applied record
     MERGE INTO analytics.sales_order_lines t
