@@ -173,6 +173,9 @@ void SnowpipeDouble::Routes() {
     server_->Get("/_double/committed", [this](const httplib::Request &, httplib::Response &res) {
         res.set_content(CommittedNdjson(), "application/x-ndjson");
     });
+    server_->Post(
+        "/_double/([a-z-]+)",
+        [this](const httplib::Request &req, httplib::Response &res) { HandleControl(req, res); });
 }
 
 void SnowpipeDouble::Error(httplib::Response &res, int status, const std::string &code,
@@ -372,6 +375,9 @@ void SnowpipeDouble::HandleAppend(const httplib::Request &req, httplib::Response
         return;
     }
     Channel &channel = found->second;
+    if (!append_request_ids_.insert(req.get_param_value("requestId")).second) {
+        ++stats_.repeated_request_ids;
+    }
     if (TakeFault(DoubleFault::kThrottle)) {
         Error(res, 429, "ERR_TOO_MANY_REQUESTS", "Too many requests");
         return;
@@ -492,6 +498,38 @@ void SnowpipeDouble::HandleDrop(const httplib::Request &req, httplib::Response &
     channels_.erase(req.matches[4]);
     res.set_content("{}", "application/json");
     changed_.notify_all();
+}
+
+// Fault injection for the standalone executable: POST /_double/fault?kind=...&times=N,
+// /_double/expire-tokens, /_double/invalidate?channel=NAME.
+void SnowpipeDouble::HandleControl(const httplib::Request &req, httplib::Response &res) {
+    static const std::map<std::string, DoubleFault> kinds = {
+        {"throttle", DoubleFault::kThrottle},
+        {"unavailable", DoubleFault::kUnavailable},
+        {"drop-connection", DoubleFault::kDropConnection},
+        {"lose-response", DoubleFault::kLoseResponse},
+        {"open-in-progress", DoubleFault::kOpenInProgress},
+        {"status-unavailable", DoubleFault::kStatusUnavailable},
+        {"stale-sequencer", DoubleFault::kStaleSequencer}};
+    std::string action = req.matches[1];
+    if (action == "fault" && kinds.count(req.get_param_value("kind")) > 0) {
+        int times = req.has_param("times") ? std::stoi(req.get_param_value("times")) : 1;
+        Inject(kinds.at(req.get_param_value("kind")), times);
+    } else if (action == "expire-tokens") {
+        ExpireTokens();
+    } else if (action == "invalidate" && req.has_param("channel")) {
+        InvalidateChannel(req.get_param_value("channel"));
+    } else {
+        res.status = 400;
+        res.set_content(
+            "unknown control request: POST /_double/fault?kind=throttle|unavailable|"
+            "drop-connection|lose-response|open-in-progress|status-unavailable|"
+            "stale-sequencer[&times=N], /_double/expire-tokens, "
+            "/_double/invalidate?channel=NAME\n",
+            "text/plain");
+        return;
+    }
+    res.set_content("ok\n", "text/plain");
 }
 
 void SnowpipeDouble::Promote() {

@@ -69,6 +69,7 @@ struct DoubleStats {
     uint64_t faults_fired = 0;
     uint64_t stale_rejections = 0;
     uint64_t row_errors = 0;
+    uint64_t repeated_request_ids = 0;  // appends whose requestId was seen before (retries)
 };
 
 class SnowpipeDouble {
@@ -140,6 +141,7 @@ class SnowpipeDouble {
     void HandleAppend(const httplib::Request &req, httplib::Response &res);
     void HandleStatus(const httplib::Request &req, httplib::Response &res);
     void HandleDrop(const httplib::Request &req, httplib::Response &res);
+    void HandleControl(const httplib::Request &req, httplib::Response &res);
 
     DoubleOptions options_;
     std::string fingerprint_;
@@ -154,6 +156,7 @@ class SnowpipeDouble {
     std::vector<CommittedRow> committed_;
     std::map<DoubleFault, int> faults_;
     std::set<std::string> valid_tokens_;
+    std::set<std::string> append_request_ids_;
     uint64_t token_counter_ = 0;
     bool hold_commits_ = false;
     DoubleStats stats_;

@@ -132,6 +132,17 @@ TEST_F(ClientTest, ScopedTokenIsRefreshedBeforeItsExp) {
     EXPECT_EQ(tokens_->Exchanges(), 2u);
 }
 
+TEST_F(ClientTest, JwtIsReusedUntilItsRenewalAge) {
+    std::string first = tokens_->Jwt();
+    now_ += TokenSource::kJwtRenewAge - 1;
+    EXPECT_EQ(tokens_->Jwt(), first);
+    now_ += 1;
+    std::string renewed = tokens_->Jwt();
+    EXPECT_NE(renewed, first);
+    EXPECT_EQ(JwtExpiry(renewed), now_.load() + TokenSource::kJwtLifetime);
+    EXPECT_LE(TokenSource::kJwtLifetime, 3600) << "the service refuses exp > iat + 1 h";
+}
+
 TEST_F(ClientTest, WrongKeyIsFatalAndNamesTheFingerprint) {
     testing::TestKeyPair other = testing::GenerateTestKeyPair();
     auto tokens = MakeTokens(other.private_pem);

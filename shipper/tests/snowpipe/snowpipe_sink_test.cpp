@@ -461,6 +461,10 @@ TEST_P(FaultTest, ExactlyOnceUnderFault) {
               0u)
         << "the fault must have happened";
     ExpectExactlyOnce(server_->Committed(), workload.All());
+    if (std::string(GetParam().name) == "Throttle" ||
+        std::string(GetParam().name) == "Unavailable") {
+        EXPECT_GT(server_->Stats().repeated_request_ids, 0u) << "a retry keeps its request id";
+    }
 }
 
 const std::chrono::milliseconds kNoDelay{0};
