@@ -1,7 +1,8 @@
 // snowpipe-double: the Snowpipe Streaming test double as a standalone server for demos.
 // Prints "listening on http://127.0.0.1:PORT" once it accepts connections; the committed
 // rows are served as NDJSON at GET /_double/committed; faults are injected with
-// POST /_double/fault?kind=...&times=N (see HandleControl). Stops on SIGINT/SIGTERM.
+// POST /_double/fault?kind=...&times=N (see HandleControl; cpp-httplib wants a body, so
+// `curl -d "" URL`). Stops on SIGINT/SIGTERM.
 #include <csignal>
 #include <cstdio>
 #include <fstream>
