@@ -8,6 +8,7 @@
 
 #include "pg_connection.hpp"
 #include "replication_stream.hpp"
+#include "snowpipe/snowpipe_sink.hpp"
 
 namespace snowcdc {
 
@@ -33,6 +34,14 @@ class Report {
 
 void CheckSink(const Settings &settings, Report *report) {
     std::string sink = settings.GetString("sink");
+    if (sink == "snowpipe") {
+        snowpipe::ConnectionCheck check = snowpipe::CheckConnection(settings);
+        if (check.ok)
+            report->Ok("sink", check.detail);
+        else
+            report->Fail("sink", check.detail, check.fix);
+        return;
+    }
     if (sink != "ndjson-dir") {
         report->Ok("sink", sink);
         return;

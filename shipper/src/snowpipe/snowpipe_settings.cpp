@@ -1,4 +1,5 @@
 // Settings rows of the Snowpipe Streaming sink and the sink built from them.
+#include <map>
 #include <stdexcept>
 
 #include "snowpipe/snowpipe_sink.hpp"
@@ -88,7 +89,7 @@ std::string Required(const Settings &settings, const std::string &name, const ch
 
 }  // namespace
 
-std::unique_ptr<Sink> MakeSnowpipeSink(const Settings &settings) {
+SnowpipeSinkOptions SinkOptionsFromSettings(const Settings &settings) {
     SnowpipeSinkOptions options;
     options.auth.account = Required(settings, "snowflake_account", "SNOWFLAKE_ACCOUNT");
     options.auth.user = Required(settings, "snowflake_user", "SNOWFLAKE_USER");
@@ -114,14 +115,54 @@ std::unique_ptr<Sink> MakeSnowpipeSink(const Settings &settings) {
     options.channel.on_reject =
         settings.GetString("snowpipe_on_reject") == "skip" ? OnReject::kSkip : OnReject::kStop;
     options.dead_letter_dir = settings.GetString("snowpipe_dead_letter_dir");
+    return options;
+}
+
+EvpPkeyPtr KeyFromSettings(const Settings &settings) {
     std::string key_file =
         Required(settings, "snowflake_private_key_file", "SNOWFLAKE_PRIVATE_KEY_FILE");
     try {
-        EvpPkeyPtr key =
-            LoadPrivateKeyFile(key_file, settings.GetString("snowflake_private_key_passphrase"));
-        return std::make_unique<SnowpipeSink>(std::move(options), std::move(key));
+        return LoadPrivateKeyFile(key_file, settings.GetString("snowflake_private_key_passphrase"));
     } catch (const KeyError &error) {
         throw ConfigError(error.what());
+    }
+}
+
+std::unique_ptr<Sink> MakeSnowpipeSink(const Settings &settings) {
+    SnowpipeSinkOptions options = SinkOptionsFromSettings(settings);
+    return std::make_unique<SnowpipeSink>(std::move(options), KeyFromSettings(settings));
+}
+
+// Reads only (discovery, token exchange, bulk status): opening a channel would bump its
+// client sequencer under a running shipper's feet.
+ConnectionCheck CheckConnection(const Settings &settings) {
+    try {
+        SnowpipeSinkOptions options = SinkOptionsFromSettings(settings);
+        TokenSource tokens(options.auth, KeyFromSettings(settings));
+        SnowpipeClient client(tokens, options.pipe);
+        std::vector<std::string> names;
+        for (int i = 0; i <= options.channel_count; ++i) {
+            names.push_back(options.channel_prefix + "_" + std::to_string(i));
+        }
+        std::map<std::string, ChannelStatus> statuses;
+        CallResult result = client.BulkStatus(names, NewRequestId(), &statuses);
+        if (!result.Ok()) {
+            return {false, "snowpipe pipe " + options.pipe.Qualified() + ": " + result.Describe(),
+                    "see the message; the key's fingerprint is SHA256:" + tokens.Fingerprint()};
+        }
+        HttpClient http;  // the ingest host is known by now: this only reads the cache
+        std::string detail = "snowpipe " + options.pipe.Qualified() + " via " +
+                             tokens.IngestUrl(http).value + ", " + std::to_string(statuses.size()) +
+                             " channel(s) of prefix " + options.channel_prefix + " exist";
+        if (statuses.count(names.back()) > 0) {
+            return {
+                false,
+                detail + ", more than snowpipe_channels = " + std::to_string(options.channel_count),
+                "keep the previous channel count, or drain and use a new channel prefix"};
+        }
+        return {true, detail, ""};
+    } catch (const std::exception &error) {
+        return {false, error.what(), "fix the snowflake_* settings named above"};
     }
 }
 

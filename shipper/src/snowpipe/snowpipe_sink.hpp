@@ -83,7 +83,18 @@ class SnowpipeSink : public Sink {
 };
 
 // The settings rows of this module (see settings.hpp) and the sink built from them.
+// Both throw ConfigError naming the setting to fix.
 std::vector<SettingSpec> SettingSpecs();
+SnowpipeSinkOptions SinkOptionsFromSettings(const Settings &settings);
 std::unique_ptr<Sink> MakeSnowpipeSink(const Settings &settings);
+
+// For `snowcdc-shipper check`: key, account, ingest host, scoped token and pipe, without
+// opening any channel.
+struct ConnectionCheck {
+    bool ok = false;
+    std::string detail;
+    std::string fix;
+};
+ConnectionCheck CheckConnection(const Settings &settings);
 
 }  // namespace snowcdc::snowpipe
