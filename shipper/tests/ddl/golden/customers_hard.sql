@@ -92,7 +92,13 @@ CREATE OR REPLACE PROCEDURE SNOWCDC.STAGING.MERGE_CUSTOMERS()
   COMMENT = 'snowcdc: merges pending change records of public.customers'
 AS
 $$
+DECLARE
+    pending_records INTEGER DEFAULT 0;
 BEGIN
+    SELECT COUNT(*) INTO :pending_records FROM SNOWCDC.STAGING.CDC_PENDING WHERE source_schema = 'public' AND source_table = 'customers';
+    IF (pending_records = 0) THEN
+        RETURN 'nothing pending for public.customers';
+    END IF;
     BEGIN TRANSACTION;
 
     -- 1. the batch: this table's pending records

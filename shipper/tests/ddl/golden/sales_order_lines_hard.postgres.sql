@@ -75,6 +75,10 @@ CREATE OR REPLACE PROCEDURE staging.merge_sales_order_lines()
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM staging.cdc_pending WHERE source_schema = 'sales' AND source_table = 'order_lines') THEN
+        RETURN;
+    END IF;
+
     -- 1. the batch: this table's pending records
     DELETE FROM staging.sales_order_lines__batch;
     DELETE FROM staging.sales_order_lines__events;

@@ -78,7 +78,13 @@ CREATE OR REPLACE PROCEDURE SNOWCDC.STAGING.MERGE_SALES_ORDER_LINES()
   COMMENT = 'snowcdc: merges pending change records of sales.order_lines'
 AS
 $$
+DECLARE
+    pending_records INTEGER DEFAULT 0;
 BEGIN
+    SELECT COUNT(*) INTO :pending_records FROM SNOWCDC.STAGING.CDC_PENDING WHERE source_schema = 'sales' AND source_table = 'order_lines';
+    IF (pending_records = 0) THEN
+        RETURN 'nothing pending for sales.order_lines';
+    END IF;
     BEGIN TRANSACTION;
 
     -- 1. the batch: this table's pending records
