@@ -286,8 +286,8 @@ TEST_P(ScenarioTest, MatchesExpectedTables) {
 
 // "Any number of records for one key may arrive in one batch; the result is the same as applying
 // them one by one in order": all of the scenario's records in one batch, then (after emptying
-// every table) each record merged alone in commit order, must leave identical tables. Scenarios
-// with records that make a merge fail are left out.
+// every table) the same records in commit order in batches of 1 and of 3, must leave identical
+// tables. Scenarios with records that make a merge fail are left out.
 TEST_P(ScenarioTest, OneBatchEqualsOneByOne) {
     std::vector<std::pair<std::pair<double, double>, std::string>> records;
     for (const auto &step : scenario_.at("steps")) {
@@ -310,13 +310,17 @@ TEST_P(ScenarioTest, OneBatchEqualsOneByOne) {
         LandText(r.second);
     Sql("CALL " + objects_.procedure + "()");
     const std::string one_batch = Dump();
-    Sql("TRUNCATE " + objects_.current + ", " + objects_.history + ", " + objects_.applied +
-        ", staging.cdc_pending, staging.cdc_truncations, staging.cdc_merge_log");
-    for (const auto &r : records) {
-        LandText(r.second);
-        Sql("CALL " + objects_.procedure + "()");
+    // Batches of 1 (each record alone) and of 3 (transactions cut at other places).
+    for (size_t batch : {1, 3}) {
+        Sql("TRUNCATE " + objects_.current + ", " + objects_.history + ", " + objects_.applied +
+            ", staging.cdc_pending, staging.cdc_truncations, staging.cdc_merge_log");
+        for (size_t i = 0; i < records.size(); ++i) {
+            LandText(records[i].second);
+            if ((i + 1) % batch == 0 || i + 1 == records.size())
+                Sql("CALL " + objects_.procedure + "()");
+        }
+        EXPECT_EQ(Dump(), one_batch) << "batches of " << batch << " record(s)";
     }
-    EXPECT_EQ(Dump(), one_batch);
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, ScenarioTest, ::testing::ValuesIn(AllCases()),
