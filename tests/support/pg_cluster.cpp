@@ -20,7 +20,9 @@ namespace snowcdc::testing {
 
 namespace {
 
-bool RunningAsRoot() { return geteuid() == 0; }
+bool RunningAsRoot() {
+    return geteuid() == 0;
+}
 
 std::string ShellQuote(const std::string &s) {
     std::string out = "'";
@@ -103,8 +105,10 @@ TempCluster::TempCluster(ClusterOptions options) : options_(std::move(options)) 
     }
     port_ = FreeLoopbackPort();
     std::string out;
-    Check(RunShell(AsPostgres(PgBinDir() + "/initdb --no-sync -A trust -U postgres -E UTF8 "
-                                           "--locale=C -D " + data_dir_ + "/data"),
+    Check(RunShell(AsPostgres(PgBinDir() +
+                              "/initdb --no-sync -A trust -U postgres -E UTF8 "
+                              "--locale=C -D " +
+                              data_dir_ + "/data"),
                    &out),
           "initdb", out);
     std::ofstream conf(data_dir_ + "/data/postgresql.conf", std::ios::app);
@@ -171,8 +175,7 @@ std::string TempCluster::Query(const std::string &sql, const std::string &dbname
     std::unique_ptr<PGresult, decltype(&PQclear)> res(PQexec(conn.get(), sql.c_str()), &PQclear);
     auto status = PQresultStatus(res.get());
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
-        throw std::runtime_error("query failed: " + sql + ": " +
-                                 PQresultErrorMessage(res.get()));
+        throw std::runtime_error("query failed: " + sql + ": " + PQresultErrorMessage(res.get()));
     std::string out;
     for (int r = 0; r < PQntuples(res.get()); ++r) {
         if (r > 0)

@@ -14,7 +14,7 @@ struct ClusterOptions {
 };
 
 class TempCluster {
-public:
+  public:
     explicit TempCluster(ClusterOptions options = {});
     ~TempCluster();
     TempCluster(const TempCluster &) = delete;
@@ -36,7 +36,7 @@ public:
         Query(sql, dbname);
     }
 
-private:
+  private:
     ClusterOptions options_;
     std::string data_dir_;
     int port_ = 0;
