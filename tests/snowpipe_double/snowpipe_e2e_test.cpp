@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -154,6 +155,46 @@ class SnowpipeEndToEndTest : public ::testing::Test {
         return records;
     }
 
+    // After a kill: every transaction whose commit the slot confirmed must already be wholly
+    // committed in the double (the shipper confirms only what Snowflake committed). Returns
+    // how many confirmed transactions were checked.
+    size_t ExpectConfirmedIsCommitted() {
+        uint64_t confirmed = LsnFromText(cluster_->Query(
+            "SELECT coalesce(confirmed_flush_lsn::text, '0/0') FROM pg_replication_slots "
+            "WHERE slot_name = 's1'"));
+        std::set<std::pair<uint64_t, uint32_t>> committed;
+        for (const CommittedRow &row : server_->Committed()) {
+            json record = json::parse(row.row);
+            committed.emplace(record["lsn"].get<uint64_t>(), record.value("seq", 0u));
+        }
+        std::istringstream in(cluster_->Query(
+            "SELECT data FROM pg_logical_slot_peek_changes('check', NULL, NULL, 'transactions', "
+            "'on')"));
+        std::string line;
+        std::vector<std::pair<uint64_t, uint32_t>> txn;
+        size_t checked = 0;
+        size_t missing = 0;
+        while (std::getline(in, line)) {
+            json record = json::parse(line);
+            std::string op = record["op"];
+            if (op == "begin") {
+                txn.clear();
+            } else if (op == "commit") {
+                if (record["end_lsn"].get<uint64_t>() <= confirmed) {
+                    ++checked;
+                    for (const auto &pos : txn) {
+                        missing += committed.count(pos) == 0;
+                    }
+                }
+            } else {
+                txn.emplace_back(record["lsn"].get<uint64_t>(), record.value("seq", 0u));
+            }
+        }
+        EXPECT_EQ(missing, 0u) << "records of transactions confirmed up to " << confirmed
+                               << " are not committed in the double";
+        return checked;
+    }
+
     std::unique_ptr<TempCluster> cluster_;
     std::unique_ptr<SnowpipeDouble> server_;
     std::unique_ptr<ShipperProcess> shipper_;
@@ -165,33 +206,45 @@ class SnowpipeEndToEndTest : public ::testing::Test {
 TEST_F(SnowpipeEndToEndTest, KillNineDuringMixedWorkloadCommitsEveryChangeExactlyOnce) {
     StartShipper();
     std::atomic<bool> workload_done{false};
+    std::string end_lsn;
     std::thread workload([&] {
         for (int round = 1; round <= 56; ++round) {
             RunRound(round);
         }
+        cluster_->Exec("INSERT INTO done VALUES (1)");
+        end_lsn = cluster_->Query("SELECT pg_current_wal_lsn()");
         workload_done = true;
     });
+    // Caught up: the workload is over and the slot confirmed its end, which the shipper
+    // does only once the double committed everything up to there.
+    auto caught_up = [&] {
+        return workload_done &&
+               cluster_->Query("SELECT confirmed_flush_lsn >= '" + end_lsn +
+                               "' FROM pg_replication_slots WHERE slot_name = 's1'") == "t";
+    };
     std::mt19937 random(std::random_device{}());
     int kills = 0;
-    while (!workload_done) {
-        // Kill at a random point: after a random number of further rows reached the double.
-        uint64_t target = server_->Stats().rows_appended + 2000 + random() % 12000;
-        server_->WaitUntil(
-            [&] { return workload_done || server_->Stats().rows_appended >= target; },
-            seconds(120));
-        if (workload_done) {
+    size_t confirmed_checked = 0;
+    while (kills < 25) {
+        // Kill at a random point: after a random number of further rows reached the double,
+        // during the workload and during the catch-up after it.
+        uint64_t target = server_->Stats().rows_appended + 1000 + random() % 8000;
+        bool reached = server_->WaitUntil(
+            [&] { return server_->Stats().rows_appended >= target || caught_up(); }, seconds(120));
+        if (!reached || caught_up()) {
             break;
         }
         shipper_->Signal(SIGKILL);
         EXPECT_EQ(shipper_->WaitExit(), 128 + SIGKILL);
+        confirmed_checked += ExpectConfirmedIsCommitted();
         ++kills;
         StartShipper();
     }
     workload.join();
-    cluster_->Exec("INSERT INTO done VALUES (1)");
     std::vector<json> expected = CheckRecords();
     ASSERT_GE(expected.size(), 100000u);
     EXPECT_GE(kills, 3) << "the workload ended before enough kills";
+    EXPECT_GT(confirmed_checked, 0u) << "no kill happened after a confirmation";
 
     // Wait until the double holds as many rows as the source produced (the limit only
     // bounds a broken run); the exact comparison follows.
@@ -265,9 +318,12 @@ TEST_F(SnowpipeEndToEndTest, KillNineDuringMixedWorkloadCommitsEveryChangeExactl
     }
     EXPECT_EQ(replica.size(), source.size());
     EXPECT_TRUE(replica == source) << "replica from committed rows differs from the source";
-    std::printf("e2e: %zu changes, %d kills, %llu appends, %llu opens\n", expected.size(), kills,
-                static_cast<unsigned long long>(server_->Stats().appends),
-                static_cast<unsigned long long>(server_->Stats().opens));
+    std::printf(
+        "e2e: %zu changes, %d kills, %zu confirmed transactions checked at kills, %llu "
+        "appends, %llu opens\n",
+        expected.size(), kills, confirmed_checked,
+        static_cast<unsigned long long>(server_->Stats().appends),
+        static_cast<unsigned long long>(server_->Stats().opens));
 }
 
 // Not a benchmark (2 shared cores, loopback, no real commit delay): numbers for the report,
