@@ -346,7 +346,8 @@ std::string SettingsMarkdown(const std::vector<SettingSpec> &specs) {
     for (const auto &spec : specs) {
         std::string description = spec.description;
         if (!spec.choices.empty()) {
-            description += " One of:";
+            description +=
+                description.empty() || description.back() == '.' ? " One of:" : ". One of:";
             for (const auto &c : spec.choices)
                 description += " `" + c + "`";
             description += ".";
