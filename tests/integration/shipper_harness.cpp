@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@ ShipperProcess::ShipperProcess(std::vector<std::string> args, std::string log_pa
     if (pid_ < 0)
         throw std::runtime_error("fork failed");
     if (pid_ == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a test that died
         int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         int null = open("/dev/null", O_RDWR);
         dup2(null, 0);
