@@ -55,7 +55,7 @@ struct PluginState {
 
 /* Per-transaction state, on txn->output_plugin_private. */
 struct TxnState {
-    uint32 records;     /* records written so far: the next seq, and n at commit */
+    uint64 records;     /* records written so far: the next seq, and n at commit */
     bool begin_written; /* the begin record went out (transactions option) */
 };
 
@@ -329,7 +329,7 @@ void EnsureBeginWritten(LogicalDecodingContext *ctx, PluginState *state, Reorder
 }
 
 /* Starts a record of the transaction: begin if due, then the write; returns its seq. */
-uint32 StartTxnRecord(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferTXN *txn) {
+uint64 StartTxnRecord(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferTXN *txn) {
     TxnState *txn_state = GetTxnState(txn);
     EnsureBeginWritten(ctx, state, txn, txn_state);
     state->skipped_changes = 0;
@@ -383,7 +383,7 @@ void BeginTxn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn) {
 void CommitTxn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn) {
     PluginState *state = static_cast<PluginState *>(ctx->output_plugin_private);
     TxnState *txn_state = GetTxnState(txn);
-    uint32 records = txn_state->records;
+    uint64 records = txn_state->records;
     pfree(txn_state);
     txn->output_plugin_private = nullptr;
     if (records == 0) {
@@ -426,8 +426,15 @@ void WriteChange(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferT
         DeformRow(rel, old_tuple, &old_row);
     /* Postgres logs a whole old row only for REPLICA IDENTITY FULL */
     bool old_is_full = old_tuple != nullptr && rel->rd_rel->relreplident == REPLICA_IDENTITY_FULL;
+    /*
+     * An unchanged TOASTed column is taken from the old image when Postgres logged its value:
+     * every column of a FULL row, and the key columns of an old key, which Postgres logs
+     * (flattened) whenever the key holds an out-of-line value. Columns absent from an old key
+     * image are NULL there and so never used.
+     */
+    const RowImage *toast_fallback = old_tuple != nullptr ? &old_row : nullptr;
 
-    uint32 seq = StartTxnRecord(ctx, state, txn);
+    uint64 seq = StartTxnRecord(ctx, state, txn);
     StringInfo out = ctx->out;
     switch (change->action) {
         case REORDER_BUFFER_CHANGE_INSERT:
@@ -442,8 +449,8 @@ void WriteChange(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferT
             AppendKeyObject(out, entry, old_tuple != nullptr ? &old_row : &new_row, opts);
             int *toast_columns = static_cast<int *>(palloc(entry->natts * sizeof(int)));
             int ntoast_columns = 0;
-            AppendRowObject(out, ",\"after\":{", entry, &new_row, old_is_full ? &old_row : nullptr,
-                            toast_columns, &ntoast_columns, opts);
+            AppendRowObject(out, ",\"after\":{", entry, &new_row, toast_fallback, toast_columns,
+                            &ntoast_columns, opts);
             if (old_is_full && state->options.before)
                 AppendRowObject(out, ",\"before\":{", entry, &old_row, nullptr, nullptr, nullptr,
                                 opts);
@@ -499,7 +506,7 @@ void Truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations
             NoteSkippedChange(ctx, state);
             continue;
         }
-        uint32 seq = StartTxnRecord(ctx, state, txn);
+        uint64 seq = StartTxnRecord(ctx, state, txn);
         AppendRowEnvelope(ctx->out, "{\"op\":\"t\"", txn->final_lsn, seq, true, txn->xid,
                           CommitTimeUnixUs(txn), entry);
         if (change->data.truncate.cascade)
@@ -555,7 +562,7 @@ void Message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr mess
     MemoryContext old = MemoryContextSwitchTo(state->change_context);
     StringInfo out = ctx->out;
     if (transactional) {
-        uint32 seq = StartTxnRecord(ctx, state, txn);
+        uint64 seq = StartTxnRecord(ctx, state, txn);
         AppendLiteral(out, "{\"op\":\"m\",\"lsn\":");
         AppendUint64(out, txn->final_lsn);
         AppendLiteral(out, ",\"seq\":");

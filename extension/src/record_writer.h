@@ -29,7 +29,7 @@ void DeformRow(Relation rel, HeapTuple tuple, RowImage *row);
  * (left open for the fields that follow).
  */
 void AppendRowEnvelope(StringInfo out, const char *op_literal, int op_literal_len, uint64 lsn,
-                       uint32 seq, bool has_xid, TransactionId xid, int64 ts,
+                       uint64 seq, bool has_xid, TransactionId xid, int64 ts,
                        const RelationEntry *entry);
 
 /* Appends `,"key":{..}` from `row`, or nothing when the relation has no key. */
@@ -48,7 +48,7 @@ void AppendRowObject(StringInfo out, const char *field_literal, int field_litera
 
 /* The same, with the op and field fragments given as string literals. */
 template <int N>
-inline void AppendRowEnvelope(StringInfo out, const char (&op_literal)[N], uint64 lsn, uint32 seq,
+inline void AppendRowEnvelope(StringInfo out, const char (&op_literal)[N], uint64 lsn, uint64 seq,
                               bool has_xid, TransactionId xid, int64 ts,
                               const RelationEntry *entry) {
     AppendRowEnvelope(out, op_literal, N - 1, lsn, seq, has_xid, xid, ts, entry);

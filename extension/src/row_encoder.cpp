@@ -35,7 +35,7 @@ void DeformRow(Relation rel, HeapTuple tuple, RowImage *row) {
 }
 
 void AppendRowEnvelope(StringInfo out, const char *op_literal, int op_literal_len, uint64 lsn,
-                       uint32 seq, bool has_xid, TransactionId xid, int64 ts,
+                       uint64 seq, bool has_xid, TransactionId xid, int64 ts,
                        const RelationEntry *entry) {
     appendBinaryStringInfo(out, op_literal, op_literal_len);
     AppendLiteral(out, ",\"lsn\":");
@@ -110,7 +110,7 @@ void AppendToastArray(StringInfo out, const RelationEntry *entry, const int *toa
 
 }  // namespace snowcdc
 
-void SnowcdcAppendRowRecord(StringInfo out, Relation rel, HeapTuple tuple, uint64 lsn, uint32 seq,
+void SnowcdcAppendRowRecord(StringInfo out, Relation rel, HeapTuple tuple, uint64 lsn, uint64 seq,
                             int64 ts_unix_us, const SnowcdcEncoderOptions *opts) {
     snowcdc::RelationEntry *entry = snowcdc::LookupRelationEntry(rel);
     snowcdc::RowImage row;

@@ -27,7 +27,7 @@ struct SnowcdcEncoderOptions {
  * without a primary key); `after` is the whole row. TOASTed values are fetched.
  * Allocates in CurrentMemoryContext; the caller resets it between rows if it wants.
  */
-void SnowcdcAppendRowRecord(StringInfo out, Relation rel, HeapTuple tuple, uint64 lsn, uint32 seq,
+void SnowcdcAppendRowRecord(StringInfo out, Relation rel, HeapTuple tuple, uint64 lsn, uint64 seq,
                             int64 ts_unix_us, const SnowcdcEncoderOptions *opts);
 
 #endif /* SNOWCDC_ROW_ENCODER_H */

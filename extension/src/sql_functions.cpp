@@ -64,20 +64,6 @@ static uint64 SnapshotSeq(ItemPointer tid) {
            (ItemPointerGetOffsetNumber(tid) - 1);
 }
 
-/*
- * The encoder takes a 32-bit seq; a table whose heap positions do not fit (about 112 GiB of
- * 8 kB pages) cannot be encoded until it takes 64 bits.
- */
-static uint32 CheckedSeq(uint64 seq, Relation rel) {
-    if (seq > PG_UINT32_MAX)
-        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                        errmsg("snapshot seq %llu of table \"%s\" exceeds the encoder's 32-bit seq",
-                               (unsigned long long)seq, RelationGetRelationName(rel)),
-                        errdetail("Rows beyond block %u cannot be numbered yet.",
-                                  (unsigned)(PG_UINT32_MAX / MaxHeapTuplesPerPage))));
-    return uint32(seq);
-}
-
 static int64 UnixMicros(TimestampTz ts) {
     int64 unix_us;
     if (TIMESTAMP_NOT_FINITE(ts) || pg_add_s64_overflow(ts, kPostgresEpochUnixMicros, &unix_us))
@@ -206,7 +192,7 @@ static text *NextRecord(EncodeRowsScan *s, MemoryContext result_context) {
     MemoryContextSwitchTo(s->row_context);
     bool should_free = false;
     HeapTuple tuple = ExpandedTuple(ExecFetchSlotHeapTuple(s->slot, false, &should_free), s->rel);
-    uint32 seq = CheckedSeq(SnapshotSeq(&s->slot->tts_tid), s->rel);
+    uint64 seq = SnapshotSeq(&s->slot->tts_tid);
     resetStringInfo(&s->record);
     SnowcdcAppendRowRecord(&s->record, s->rel, tuple, s->lsn, seq, s->ts_unix_us, &s->options);
     const char *data = ServerEncoded(&s->record);
@@ -281,8 +267,8 @@ extern "C" Datum snowcdc_encode_row(PG_FUNCTION_ARGS) {
 
     StringInfoData record;
     initStringInfo(&record);
-    SnowcdcAppendRowRecord(&record, rel, ExpandedTuple(&tuple, rel), lsn,
-                           CheckedSeq(uint64(seq), rel), ts_unix_us, &options);
+    SnowcdcAppendRowRecord(&record, rel, ExpandedTuple(&tuple, rel), lsn, uint64(seq), ts_unix_us,
+                           &options);
     table_close(rel, AccessShareLock);
     PG_RETURN_TEXT_P(cstring_to_text(ServerEncoded(&record)));
 }

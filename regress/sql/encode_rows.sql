@@ -155,6 +155,12 @@ SELECT bool_and(seq > previous) AS in_scan_order FROM (
     FROM snowcdc.encode_rows('encode_rows_many', '0/0') WITH ORDINALITY AS e(rec, n)) x;
 SELECT snowcdc.snapshot_seq('(0,1)'), snowcdc.snapshot_seq('(0,2)'),
        snowcdc.snapshot_seq('(1,1)'), snowcdc.snapshot_seq('(4294967294,291)');
+-- seq is 64-bit end to end: rows past block 14759254 (about 112 GiB) keep their exact seq.
+SELECT (snowcdc.encode_row('encode_rows_many', t, '0/0', snowcdc.snapshot_seq('(4294967294,291)'))
+            ::jsonb ->> 'seq')::bigint = snowcdc.snapshot_seq('(4294967294,291)') AS seq_exact,
+       (snowcdc.encode_row('encode_rows_many', t, '0/0', 9223372036854775807)::jsonb ->> 'seq')
+            AS max_seq
+FROM encode_rows_many t WHERE id = 1;
 
 -- The query's snapshot decides which rows are read.
 BEGIN;
