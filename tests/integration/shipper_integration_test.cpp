@@ -92,7 +92,7 @@ class ShipperIntegrationTest : public ::testing::Test {
         ASSERT_TRUE(WaitUntil(
             [&] {
                 for (const json &r : ReadSinkRecords(dir_))
-                    if (r["table"] == "done" && r["key"]["id"] == marker)
+                    if (r.value("table", "") == "done" && r["key"]["id"] == marker)
                         marker_lsn = r["lsn"];
                 return marker_lsn != 0 && Confirmed() > marker_lsn;
             },
