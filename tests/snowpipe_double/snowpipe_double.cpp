@@ -143,7 +143,15 @@ SnowpipeDouble::SnowpipeDouble(DoubleOptions options) : options_(std::move(optio
     if (port_ <= 0) {
         throw std::runtime_error("snowpipe double: cannot listen on 127.0.0.1");
     }
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    thread_ = std::thread([this] {
+        server_->listen_after_bind();
+        listen_returned_ = true;
+    });
+    // stop() is a no-op until the accept loop runs, so a double destroyed right away would
+    // wait forever for the thread: wait for the loop (or its failure) first.
+    while (!server_->is_running() && !listen_returned_) {
+        std::this_thread::yield();
+    }
 }
 
 SnowpipeDouble::~SnowpipeDouble() {

@@ -4,6 +4,7 @@
 // registered public key, injects faults, and records what it committed for comparison.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -148,6 +149,7 @@ class SnowpipeDouble {
     std::shared_ptr<void> public_key_;  // EVP_PKEY, freed by its deleter
     std::unique_ptr<httplib::Server> server_;
     std::thread thread_;
+    std::atomic<bool> listen_returned_{false};
     int port_ = 0;
 
     mutable std::mutex mutex_;
