@@ -32,6 +32,18 @@ constexpr int kMaxFormatVersion = 1;
 /* Changes skipped in a row before the walsender is told about progress. */
 constexpr int kSkippedChangesPerProgressUpdate = 100;
 
+/*
+ * One include-tables/exclude-tables pattern: a schema part and a table part, each either a
+ * glob ('*' matches any run of characters within that part) or, when double-quoted, a name
+ * matched exactly.
+ */
+struct TablePattern {
+    const char *schema; /* schema part, quotes removed */
+    bool schema_exact;  /* schema part was quoted: no wildcards */
+    const char *table;  /* table part, quotes removed */
+    bool table_exact;   /* table part was quoted: no wildcards */
+};
+
 /* The decoding session's options, parsed once at startup. */
 struct PluginOptions {
     bool transactions;             /* write begin and commit records */
@@ -41,8 +53,8 @@ struct PluginOptions {
     int format_version;            /* record format the client expects */
     SnowcdcEncoderOptions encoder; /* value options shared with the row encoder */
     List *message_prefixes;        /* char * prefixes that pass; NIL: all of them */
-    List *include_tables;          /* char * "schema.table" patterns; NIL: all tables */
-    List *exclude_tables;          /* char * "schema.table" patterns; exclusion wins */
+    List *include_tables;          /* TablePattern *; NIL: all tables */
+    List *exclude_tables;          /* TablePattern *; exclusion wins */
 };
 
 /* The plugin's state for one decoding session, on ctx->output_plugin_private. */
@@ -132,19 +144,29 @@ const char *RequireValue(const DefElem *elem, const char *detail) {
     return strVal(elem->arg);
 }
 
+/* The first ',' of `p` outside double quotes, or its terminating NUL. */
+const char *ListItemEnd(const char *p) {
+    bool quoted = false;
+    for (; *p != '\0'; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (*p == ',' && !quoted)
+            break;
+    }
+    return p;
+}
+
 /*
- * Splits the option's comma-separated value into trimmed, non-empty palloc'd strings.
- * An empty list is an error: it would otherwise read as "no filter", the opposite of
- * what an empty include list says.
+ * Splits the option's comma-separated value into trimmed, non-empty palloc'd strings;
+ * commas inside double quotes do not separate. An empty list is an error: it would
+ * otherwise read as "no filter", the opposite of what an empty include list says.
  */
 List *ParseList(const DefElem *elem, const char *detail) {
     const char *text = RequireValue(elem, detail);
     List *items = NIL;
     const char *p = text;
     while (*p != '\0') {
-        const char *end = strchr(p, ',');
-        if (end == nullptr)
-            end = p + strlen(p);
+        const char *end = ListItemEnd(p);
         const char *first = p;
         const char *last = end;
         while (first < last && isspace(static_cast<unsigned char>(*first)))
@@ -160,15 +182,62 @@ List *ParseList(const DefElem *elem, const char *detail) {
     return items;
 }
 
-/* Table patterns are "schema.table" with '*' wildcards; a bare name is ambiguous. */
+/*
+ * Reads one part of a table pattern at *p: "quoted" ("" is a quote inside) or unquoted up
+ * to the next '.'. Advances *p past it; returns false when a quote is not closed.
+ */
+bool ParsePatternPart(const char **p, const char **part, bool *exact) {
+    StringInfoData buf;
+    initStringInfo(&buf);
+    const char *c = *p;
+    *exact = *c == '"';
+    if (*exact) {
+        for (c++;; c++) {
+            if (*c == '\0')
+                return false;
+            if (*c == '"') {
+                if (c[1] != '"')
+                    break;
+                c++;
+            }
+            appendStringInfoChar(&buf, *c);
+        }
+        c++;
+    } else {
+        for (; *c != '\0' && *c != '.'; c++)
+            appendStringInfoChar(&buf, *c);
+    }
+    *part = buf.data;
+    *p = c;
+    return true;
+}
+
+/*
+ * Table patterns are schema.table, each part a glob with '*' or a double-quoted exact name
+ * (for names with dots, commas, quotes or stars); a bare name is ambiguous.
+ */
 List *ParseTableList(const DefElem *elem) {
-    List *patterns = ParseList(elem, "Give comma-separated schema.table patterns.");
+    static const char kDetail[] =
+        "Give comma-separated schema.table patterns, e.g. public.orders or public.*; "
+        "double-quote a part that contains '.', ',' or '*', e.g. \"my.schema\".\"t\".";
+    List *texts = ParseList(elem, kDetail);
+    List *patterns = NIL;
     ListCell *cell;
-    foreach (cell, patterns) {
-        const char *pattern = static_cast<const char *>(lfirst(cell));
-        if (strchr(pattern, '.') == nullptr)
-            BadOptionValue(elem, pattern, "has a table name without a schema",
-                           "Qualify every name with its schema, e.g. public.orders or public.*.");
+    foreach (cell, texts) {
+        const char *text = static_cast<const char *>(lfirst(cell));
+        TablePattern *pattern = static_cast<TablePattern *>(palloc(sizeof(TablePattern)));
+        const char *p = text;
+        if (!ParsePatternPart(&p, &pattern->schema, &pattern->schema_exact))
+            BadOptionValue(elem, text, "has an unterminated quoted name", kDetail);
+        if (*p == '\0')
+            BadOptionValue(elem, text, "has a table name without a schema", kDetail);
+        if (*p++ != '.')
+            BadOptionValue(elem, text, "is not a schema.table pattern", kDetail);
+        if (!ParsePatternPart(&p, &pattern->table, &pattern->table_exact))
+            BadOptionValue(elem, text, "has an unterminated quoted name", kDetail);
+        if (*p != '\0' || pattern->schema[0] == '\0' || pattern->table[0] == '\0')
+            BadOptionValue(elem, text, "is not a schema.table pattern", kDetail);
+        patterns = lappend(patterns, pattern);
     }
     return patterns;
 }
@@ -274,10 +343,17 @@ bool GlobMatch(const char *pattern, const char *text) {
     return *pattern == '\0';
 }
 
-bool MatchesAny(List *patterns, const char *name) {
+bool MatchesPart(const char *pattern, bool exact, const char *name) {
+    return exact ? strcmp(pattern, name) == 0 : GlobMatch(pattern, name);
+}
+
+/* Whether a pattern matches; each part on its own, so '*' never spans the dot. */
+bool MatchesAny(List *patterns, const RelationEntry *entry) {
     ListCell *cell;
     foreach (cell, patterns) {
-        if (GlobMatch(static_cast<const char *>(lfirst(cell)), name))
+        const TablePattern *pattern = static_cast<const TablePattern *>(lfirst(cell));
+        if (MatchesPart(pattern->schema, pattern->schema_exact, entry->schema_name) &&
+            MatchesPart(pattern->table, pattern->table_exact, entry->table_name))
             return true;
     }
     return false;
@@ -287,9 +363,9 @@ bool MatchesAny(List *patterns, const char *name) {
 bool TableFilteredOut(PluginState *state, RelationEntry *entry) {
     if (entry->filter_generation != state->filter_generation) {
         const PluginOptions *options = &state->options;
-        bool included = options->include_tables == NIL ||
-                        MatchesAny(options->include_tables, entry->schema_table);
-        entry->filtered_out = !included || MatchesAny(options->exclude_tables, entry->schema_table);
+        bool included =
+            options->include_tables == NIL || MatchesAny(options->include_tables, entry);
+        entry->filtered_out = !included || MatchesAny(options->exclude_tables, entry);
         entry->filter_generation = state->filter_generation;
     }
     return entry->filtered_out;

@@ -55,7 +55,8 @@ void BuildEnvelope(RelationEntry *entry, Relation rel) {
     AppendJsonString(&buf, table, static_cast<int>(strlen(table)));
     entry->envelope = buf.data;
     entry->envelope_len = buf.len;
-    entry->schema_table = psprintf("%s.%s", schema, table);
+    entry->schema_name = schema;
+    entry->table_name = pstrdup(table);
 }
 
 void BuildColumns(RelationEntry *entry, TupleDesc desc) {

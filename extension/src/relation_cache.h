@@ -31,7 +31,8 @@ struct RelationEntry {
     MemoryContext context;    /* owns the fragments and arrays below; reset on rebuild */
     const char *envelope;     /* ",\"schema\":\"..\",\"table\":\"..\"" */
     int envelope_len;         /* strlen(envelope) */
-    const char *schema_table; /* "schema.table" as stored, for the table filters */
+    const char *schema_name;  /* schema name as stored, for the table filters */
+    const char *table_name;   /* table name as stored, for the table filters */
     int natts;                /* number of attributes, dropped ones included */
     ColumnEncoder *columns;   /* natts entries, by attribute number - 1 */
     int *key_columns;         /* attribute indexes (0-based) of the key, in index order */
