@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -34,40 +35,34 @@ bool WriteAll(int fd, const char *data, size_t size) {
 
 std::vector<std::string> SinkFiles(const std::string &dir) {
     std::vector<std::string> names;
-    DIR *d = opendir(dir.c_str());
-    if (d == nullptr)
+    std::unique_ptr<DIR, int (*)(DIR *)> d(opendir(dir.c_str()), &closedir);
+    if (!d)
         throw std::runtime_error("cannot open output_dir " + dir + ": " + std::strerror(errno) +
                                  "; create it or fix its permissions");
-    while (dirent *e = readdir(d)) {
+    while (dirent *e = readdir(d.get())) {
         std::string name = e->d_name;
         if (name.rfind("snowcdc-", 0) == 0 && name.size() > 7 &&
             name.compare(name.size() - 7, 7, ".ndjson") == 0)
             names.push_back(name);
     }
-    closedir(d);
     std::sort(names.begin(), names.end());
     return names;
 }
 
 bool FsyncPath(const std::string &path, int flags) {
-    int fd = open(path.c_str(), flags | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    bool ok = fsync(fd) == 0;
-    close(fd);
-    return ok;
+    UniqueFd fd(open(path.c_str(), flags | O_CLOEXEC));
+    return fd.valid() && fsync(fd.get()) == 0;
 }
 
 std::string ReadFile(const std::string &path) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid())
         throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
     std::string data;
     char buf[65536];
     ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
+    while ((n = read(fd.get(), buf, sizeof buf)) > 0)
         data.append(buf, static_cast<size_t>(n));
-    close(fd);
     if (n < 0)
         throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
     return data;
@@ -98,6 +93,21 @@ std::optional<StreamPosition> RecoverFile(const std::string &path) {
 }
 
 }  // namespace
+
+UniqueFd &UniqueFd::operator=(UniqueFd &&other) noexcept {
+    if (this != &other) {
+        Reset();
+        fd_ = other.fd_;
+        other.fd_ = -1;
+    }
+    return *this;
+}
+
+void UniqueFd::Reset() {
+    if (fd_ >= 0)
+        close(fd_);
+    fd_ = -1;
+}
 
 void NdjsonStdoutSink::Submit(Batch batch) {
     if (error_)
@@ -153,8 +163,9 @@ void NdjsonDirSink::Fail(const std::string &what, const std::string &path) {
 
 bool NdjsonDirSink::StartFile(StreamPosition first) {
     file_path_ = options_.directory + "/" + FileName(first);
-    file_fd_ = open(file_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
-    if (file_fd_ < 0) {
+    file_ = UniqueFd(
+        open(file_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644));
+    if (!file_.valid()) {
         Fail("cannot create", file_path_);
         return false;
     }
@@ -168,18 +179,17 @@ bool NdjsonDirSink::StartFile(StreamPosition first) {
 void NdjsonDirSink::Submit(Batch batch) {
     if (error_ || batch.records.empty())
         return;
-    bool rotate = file_fd_ >= 0 &&
+    bool rotate = file_.valid() &&
                   (file_bytes_ >= options_.rotate_bytes ||
                    std::chrono::steady_clock::now() - file_started_ >= options_.rotate_interval);
     if (rotate) {
         if (Sync())
             return;
-        close(file_fd_);
-        file_fd_ = -1;
+        file_.Reset();
     }
-    if (file_fd_ < 0 && !StartFile(batch.records.front().pos))
+    if (!file_.valid() && !StartFile(batch.records.front().pos))
         return;
-    if (!WriteAll(file_fd_, batch.data.data(), batch.data.size())) {
+    if (!WriteAll(file_.get(), batch.data.data(), batch.data.size())) {
         Fail("cannot write", file_path_);
         return;
     }
@@ -189,7 +199,7 @@ void NdjsonDirSink::Submit(Batch batch) {
 }
 
 std::optional<SinkError> NdjsonDirSink::Sync() {
-    if (file_fd_ >= 0 && unsynced_bytes_ > 0 && fsync(file_fd_) != 0)
+    if (file_.valid() && unsynced_bytes_ > 0 && fsync(file_.get()) != 0)
         Fail("cannot fsync", file_path_);
     if (!error_ && dir_dirty_) {
         if (!FsyncPath(options_.directory, O_RDONLY | O_DIRECTORY))
@@ -213,10 +223,9 @@ std::optional<SinkError> NdjsonDirSink::Poll(std::chrono::steady_clock::time_poi
 }
 
 void NdjsonDirSink::Close() {
-    if (file_fd_ >= 0) {
+    if (file_.valid()) {
         Sync();
-        close(file_fd_);
-        file_fd_ = -1;
+        file_.Reset();
     }
 }
 

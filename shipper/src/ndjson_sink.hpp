@@ -29,6 +29,25 @@ class NdjsonStdoutSink : public Sink {
     std::optional<SinkError> error_;
 };
 
+// Owns one file descriptor: copy deleted, move noexcept, closed in one place.
+class UniqueFd {
+  public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    ~UniqueFd() { Reset(); }
+    UniqueFd(const UniqueFd &) = delete;
+    UniqueFd &operator=(const UniqueFd &) = delete;
+    UniqueFd(UniqueFd &&other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+    UniqueFd &operator=(UniqueFd &&other) noexcept;
+
+    int get() const { return fd_; }
+    bool valid() const { return fd_ >= 0; }
+    void Reset();
+
+  private:
+    int fd_ = -1;
+};
+
 struct NdjsonDirOptions {
     std::string directory;
     uint64_t rotate_bytes = 64ull << 20;
@@ -60,7 +79,7 @@ class NdjsonDirSink : public Sink {
     void Fail(const std::string &what, const std::string &path);
 
     NdjsonDirOptions options_;
-    int file_fd_ = -1;
+    UniqueFd file_;
     std::string file_path_;
     uint64_t file_bytes_ = 0;
     std::chrono::steady_clock::time_point file_started_{};
