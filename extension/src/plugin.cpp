@@ -570,13 +570,16 @@ void Change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel,
 
 /*
  * Truncate: one t record per truncated table, each with its own seq; cascade and
- * restart_identity appear only when true.
+ * restart_identity appear only when true. Partitioned tables are left out: changes are
+ * recorded per leaf partition, and Postgres lists every leaf of a truncated parent too.
  */
 void Truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
               Relation relations[], ReorderBufferChange *change) {
     PluginState *state = static_cast<PluginState *>(ctx->output_plugin_private);
     MemoryContext old = MemoryContextSwitchTo(state->change_context);
     for (int i = 0; i < nrelations; i++) {
+        if (relations[i]->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+            continue;
         RelationEntry *entry = LookupRelationEntry(relations[i]);
         if (TableFilteredOut(state, entry)) {
             NoteSkippedChange(ctx, state);
