@@ -253,7 +253,16 @@ TEST_F(ShipperIntegrationTest, MixedWorkloadArrivesCompleteAndInOrder) {
 
     shipper_->Signal(SIGTERM);
     EXPECT_EQ(shipper_->WaitExit(), 0);
-    EXPECT_NE(ReadFileText(log_).find("\"msg\":\"stopped\""), std::string::npos);
+    // The drain confirmed its final position to Postgres before exiting.
+    std::string stopped_lsn;
+    std::istringstream log(ReadFileText(log_));
+    for (std::string line; std::getline(log, line);) {
+        json j = json::parse(line);
+        if (j["msg"] == "stopped")
+            stopped_lsn = j["confirmed_lsn"];
+    }
+    ASSERT_FALSE(stopped_lsn.empty());
+    EXPECT_EQ(Confirmed(), LsnFromText(stopped_lsn));
 }
 
 TEST_F(ShipperIntegrationTest, KillNineAtRandomPointsNeitherLosesNorDuplicates) {
@@ -276,7 +285,7 @@ TEST_F(ShipperIntegrationTest, KillNineAtRandomPointsNeitherLosesNorDuplicates) 
     SCOPED_TRACE("random seed " + std::to_string(seed));
     size_t seen = 0;
     int checked = 0;
-    for (int round = 0; round < 5; ++round) {
+    for (int round = 0; round < 8; ++round) {
         StartShipper();
         // Wait for the shipper to make progress, then kill it at a random moment.
         ASSERT_TRUE(WaitUntil([&] { return ReadSinkRecords(dir_).size() > seen; }, seconds(60)));
@@ -292,6 +301,8 @@ TEST_F(ShipperIntegrationTest, KillNineAtRandomPointsNeitherLosesNorDuplicates) 
     stop = true;
     workload.join();
     ASSERT_EQ(workload_error, "");
+    // Later starts found the sink's position in its files (the replay-skip path ran).
+    EXPECT_NE(ReadFileText(log_).find("\"holds_lsn\":\"0/"), std::string::npos);
     cluster_->Exec("INSERT INTO done VALUES (2)");
     StartShipper();
     WaitForMarker(2);
@@ -333,7 +344,8 @@ TEST_F(ShipperIntegrationTest, SurvivesPostgresRestartMidStream) {
 
 TEST_F(ShipperIntegrationTest, IdleDatabaseNeverTripsWalSenderTimeout) {
     StartCluster({"wal_sender_timeout = '2s'"});
-    StartShipper({"--status-interval", "500ms"});
+    int metrics_port = FreeLoopbackPort();
+    StartShipper({"--status-interval", "500ms", "--metrics-port", std::to_string(metrics_port)});
     cluster_->Exec("INSERT INTO done VALUES (4)");
     WaitForMarker(4);
     std::string walsender =
@@ -355,6 +367,10 @@ TEST_F(ShipperIntegrationTest, IdleDatabaseNeverTripsWalSenderTimeout) {
     std::string log = ReadFileText(log_);
     EXPECT_EQ(log.find("reconnecting"), std::string::npos) << log;
     EXPECT_EQ(log.find("heartbeat failed"), std::string::npos) << log;
+    auto metrics = httplib::Client("127.0.0.1", metrics_port).Get("/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_EQ(metrics->body.find("snowcdc_heartbeats_total 0\n"), std::string::npos);
+    EXPECT_NE(metrics->body.find("snowcdc_heartbeats_total "), std::string::npos);
     for (const json &r : ReadSinkRecords(dir_))
         EXPECT_NE(r["op"], "m") << "heartbeat messages must not reach the sink: " << r.dump();
     shipper_->Signal(SIGTERM);
