@@ -22,6 +22,51 @@ HTAB *type_encoders = nullptr;
 /* Lowercase hex digits for bytea. */
 const char kHexDigits[] = "0123456789abcdef";
 
+/*
+ * The session settings that change the text of built-in output functions (date and
+ * timestamp ranges, geometric types, user types built on them), saved while an output
+ * function runs under fixed ones.
+ */
+struct OutputSettings {
+    int date_style;         /* DateStyle */
+    int date_order;         /* DateOrder, the DMY/MDY/YMD part of DateStyle */
+    int interval_style;     /* IntervalStyle */
+    int extra_float_digits; /* extra_float_digits */
+    pg_tz *time_zone;       /* session_timezone, the TimeZone setting */
+};
+
+/* UTC, loaded once; a fixed zero offset when the time zone database has no UTC. */
+pg_tz *UtcZone() {
+    static pg_tz *utc = nullptr;
+    if (utc == nullptr) {
+        utc = pg_tzset("UTC");
+        if (utc == nullptr)
+            utc = pg_tzset_offset(0);
+    }
+    return utc;
+}
+
+/* Switches to ISO dates, postgres intervals, shortest floats and UTC; returns the old ones. */
+OutputSettings PinOutputSettings() {
+    OutputSettings saved = {DateStyle, DateOrder, IntervalStyle, extra_float_digits,
+                            session_timezone};
+    pg_tz *utc = UtcZone();
+    DateStyle = USE_ISO_DATES;
+    DateOrder = DATEORDER_YMD;
+    IntervalStyle = INTSTYLE_POSTGRES;
+    extra_float_digits = 1;
+    session_timezone = utc;
+    return saved;
+}
+
+void RestoreOutputSettings(const OutputSettings *saved) {
+    DateStyle = saved->date_style;
+    DateOrder = saved->date_order;
+    IntervalStyle = saved->interval_style;
+    extra_float_digits = saved->extra_float_digits;
+    session_timezone = saved->time_zone;
+}
+
 void AppendChar(StringInfo out, char c) {
     appendStringInfoCharMacro(out, c);
 }
@@ -385,8 +430,18 @@ void AppendComposite(StringInfo out, Datum value, const SnowcdcEncoderOptions *o
     ReleaseTupleDesc(desc);
 }
 
+/*
+ * The type's text output, produced under fixed settings (PinOutputSettings) so that no
+ * session setting changes it; the session's own settings are back even when it fails.
+ */
 void AppendViaOutputFunction(StringInfo out, const TypeEncoder *encoder, Datum value) {
-    char *text = OutputFunctionCall(const_cast<FmgrInfo *>(&encoder->output_fn), value);
+    OutputSettings saved = PinOutputSettings();
+    char *text = nullptr;
+    PG_TRY();
+    { text = OutputFunctionCall(const_cast<FmgrInfo *>(&encoder->output_fn), value); }
+    PG_FINALLY();
+    { RestoreOutputSettings(&saved); }
+    PG_END_TRY();
     AppendJsonString(out, text, static_cast<int>(strlen(text)));
 }
 
