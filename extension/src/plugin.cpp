@@ -442,10 +442,12 @@ void Startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init
 }
 
 /*
- * Begin: only sets up the per-transaction counter. The begin record is written with
- * the first record, so transactions with nothing to write produce nothing.
+ * Begin: sets up the per-transaction counter and frees relation entries invalidated since
+ * the last transaction (no entry is in use here). The begin record is written with the
+ * first record, so transactions with nothing to write produce nothing.
  */
 void BeginTxn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn) {
+    ReleaseInvalidRelationEntries();
     TxnState *txn_state =
         static_cast<TxnState *>(MemoryContextAllocZero(ctx->context, sizeof(TxnState)));
     txn->output_plugin_private = txn_state;
@@ -670,9 +672,13 @@ bool FilterByOrigin(LogicalDecodingContext *ctx, RepOriginId origin_id) {
     return state->options.skip_origin && origin_id != InvalidRepOriginId;
 }
 
-/* Shutdown: memory goes with ctx->context; cached entries must not outlive the snapshot. */
+/*
+ * Shutdown: memory goes with ctx->context; cached entries must not outlive the historic
+ * snapshot they were built under, and are freed rather than kept in the backend.
+ */
 void Shutdown(LogicalDecodingContext *ctx) {
     InvalidateAllRelationEntries();
+    ReleaseInvalidRelationEntries();
 }
 
 }  // namespace

@@ -15,10 +15,17 @@ namespace {
 /* Relation entries by relid; created on first use. */
 HTAB *relation_entries = nullptr;
 
-/* Relcache invalidation: mark only, since a change being encoded may hold the entry. */
+/* Some entry was marked invalid since the last ReleaseInvalidRelationEntries. */
+bool have_invalid_entries = false;
+
+/*
+ * Relcache invalidation: mark only, since a change being encoded may hold the entry (catalog
+ * lookups while encoding can process invalidations).
+ */
 void InvalidateRelationEntry(Datum arg, Oid relid) {
     if (relation_entries == nullptr)
         return;
+    have_invalid_entries = true;
     if (relid == InvalidOid) {
         HASH_SEQ_STATUS status;
         hash_seq_init(&status, relation_entries);
@@ -158,6 +165,22 @@ RelationEntry *LookupRelationEntry(Relation rel) {
 
 void InvalidateAllRelationEntries() {
     InvalidateRelationEntry(PointerGetDatum(nullptr), InvalidOid);
+}
+
+void ReleaseInvalidRelationEntries() {
+    if (!have_invalid_entries)
+        return;
+    have_invalid_entries = false;
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, relation_entries);
+    RelationEntry *entry;
+    while ((entry = static_cast<RelationEntry *>(hash_seq_search(&status))) != nullptr) {
+        if (entry->valid)
+            continue;
+        if (entry->context != nullptr)
+            MemoryContextDelete(entry->context);
+        hash_search(relation_entries, &entry->relid, HASH_REMOVE, nullptr);
+    }
 }
 
 }  // namespace snowcdc

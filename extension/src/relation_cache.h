@@ -51,6 +51,12 @@ RelationEntry *LookupRelationEntry(Relation rel);
  */
 void InvalidateAllRelationEntries();
 
+/*
+ * Frees the entries marked invalid, so that dropped and altered tables do not accumulate
+ * over a long session. Only where no entry is in use: between transactions.
+ */
+void ReleaseInvalidRelationEntries();
+
 }  // namespace snowcdc
 
 #endif /* SNOWCDC_RELATION_CACHE_H */
