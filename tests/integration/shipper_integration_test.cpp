@@ -377,6 +377,24 @@ TEST_F(ShipperIntegrationTest, IdleDatabaseNeverTripsWalSenderTimeout) {
     EXPECT_EQ(shipper_->WaitExit(), 0);
 }
 
+// WAL of other databases yields no records; the slot must still advance (without heartbeats
+// and without timeout keepalives) so that Postgres can recycle that WAL: the keepalive the
+// walsender sends when it waits for WAL carries its send position, which the shipper confirms
+// once everything before it is durable.
+TEST_F(ShipperIntegrationTest, IdleSlotAdvancesPastWalOfOtherDatabases) {
+    StartCluster({"wal_sender_timeout = 0"});
+    cluster_->Exec("CREATE DATABASE other");
+    StartShipper({"--heartbeat-interval", "0"});
+    cluster_->Exec("CREATE TABLE elsewhere (id int)", "other");
+    cluster_->Exec("INSERT INTO elsewhere SELECT generate_series(1, 1000)", "other");
+    uint64_t target = LsnFromText(cluster_->Query("SELECT pg_current_wal_lsn()"));
+    EXPECT_TRUE(WaitUntil([&] { return Confirmed() >= target; }))
+        << "confirmed " << Confirmed() << " target " << target;
+    EXPECT_TRUE(ReadSinkRecords(dir_).empty());
+    shipper_->Signal(SIGTERM);
+    EXPECT_EQ(shipper_->WaitExit(), 0);
+}
+
 TEST_F(ShipperIntegrationTest, SighupReloadsGoodSettingsAndKeepsOldOnBadOnes) {
     StartCluster();
     std::string config = dir_ + ".toml";
