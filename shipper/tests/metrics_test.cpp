@@ -7,8 +7,6 @@
 
 #include <atomic>
 
-#include "log.hpp"
-
 namespace snowcdc {
 namespace {
 
@@ -59,22 +57,6 @@ TEST(MetricsTest, EndpointServesMetricsAndHealth) {
     healthy = false;
     EXPECT_EQ(client.Get("/healthz")->status, 503);
     server.Stop();
-}
-
-TEST(LogTest, LinesAreJsonWithContextAndFields) {
-    std::vector<std::string> lines;
-    SetLogWriter([&](const std::string &line) { lines.push_back(line); });
-    SetLogContext("slot", "s1");
-    LogInfo("batch submitted", {{"batch", 7}, {"table", "public.t"}});
-    LogDebug("not shown at info");
-    SetLogWriter(nullptr);
-    ASSERT_EQ(lines.size(), 1u);
-    auto j = nlohmann::json::parse(lines[0]);
-    EXPECT_EQ(j["level"], "info");
-    EXPECT_EQ(j["msg"], "batch submitted");
-    EXPECT_EQ(j["slot"], "s1");
-    EXPECT_EQ(j["batch"], 7);
-    EXPECT_TRUE(j.contains("ts"));
 }
 
 }  // namespace

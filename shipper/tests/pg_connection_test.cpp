@@ -5,9 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include "replication_stream.hpp"
-#include "settings.hpp"
-
 namespace snowcdc {
 namespace {
 
@@ -55,26 +52,6 @@ TEST(PgConnectionTest, MalformedConninfoIsFatal) {
     auto error = PgConn::Connect("host=127.0.0.1 bogus_option=1", false, &conn);
     ASSERT_TRUE(error.has_value());
     EXPECT_FALSE(IsRetryable(error->kind)) << error->message;
-}
-
-TEST(ReplicationStreamTest, PluginOptionsParse) {
-    auto options = ParsePluginOptions("before=on,numeric-as-string, message-prefixes=a.b");
-    ASSERT_EQ(options.size(), 3u);
-    EXPECT_EQ(options[0], (std::pair<std::string, std::string>{"before", "on"}));
-    EXPECT_EQ(options[1], (std::pair<std::string, std::string>{"numeric-as-string", "on"}));
-    EXPECT_EQ(options[2], (std::pair<std::string, std::string>{"message-prefixes", "a.b"}));
-    EXPECT_TRUE(ParsePluginOptions("").empty());
-    EXPECT_THROW(ParsePluginOptions("=x"), ConfigError);
-    EXPECT_THROW(ParsePluginOptions("a\"b=1"), ConfigError);
-}
-
-TEST(ReplicationStreamTest, SlotNamesFollowPostgresRules) {
-    EXPECT_TRUE(ValidSlotName("snowcdc_1"));
-    EXPECT_FALSE(ValidSlotName(""));
-    EXPECT_FALSE(ValidSlotName("Upper"));
-    EXPECT_FALSE(ValidSlotName("a-b"));
-    EXPECT_FALSE(ValidSlotName("x; DROP"));
-    EXPECT_FALSE(ValidSlotName(std::string(64, 'a')));
 }
 
 }  // namespace
