@@ -495,8 +495,8 @@ void WriteChange(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferT
     HeapTuple old_tuple =
         change->data.tp.oldtuple != nullptr ? &change->data.tp.oldtuple->tuple : nullptr;
     if (new_tuple == nullptr && change->action != REORDER_BUFFER_CHANGE_DELETE)
-        elog(ERROR, "snowcdc: change %d of relation %u has no new tuple",
-             static_cast<int>(change->action), RelationGetRelid(rel));
+        elog(ERROR, "change %d of relation %u has no new tuple", static_cast<int>(change->action),
+             RelationGetRelid(rel));
     RowImage new_row, old_row;
     if (new_tuple != nullptr)
         DeformRow(rel, new_tuple, &new_row);

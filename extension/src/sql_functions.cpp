@@ -158,7 +158,9 @@ static EncodeRowsScan *BeginEncodeRows(FunctionCallInfo fcinfo) {
     for (int argno = 0; argno <= 2; ++argno)
         if (PG_ARGISNULL(argno))
             ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                            errmsg("rel, snapshot_lsn and snapshot_ts must not be null")));
+                            errmsg("rel, snapshot_lsn and snapshot_ts must not be null"),
+                            errdetail("Every record names its table, the snapshot's consistent "
+                                      "point and the snapshot's time.")));
     BlockNumber block_from = BlockArg(fcinfo, 3, "block_from", 0);
     /* MaxBlockNumber + 1 (0xFFFFFFFF, InvalidBlockNumber) as an exclusive end: every block. */
     BlockNumber block_to = BlockArg(fcinfo, 4, "block_to", InvalidBlockNumber);
@@ -258,7 +260,7 @@ extern "C" Datum snowcdc_encode_row(PG_FUNCTION_ARGS) {
     if (seq < 0)
         ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
                         errmsg("seq %lld is negative", (long long)seq),
-                        errdetail("seq is a 0-based position.")));
+                        errdetail("The seq of a record is its 0-based position.")));
     HeapTupleData tuple;
     tuple.t_len = HeapTupleHeaderGetDatumLength(row);
     ItemPointerSetInvalid(&tuple.t_self);
