@@ -144,11 +144,11 @@ const char *RequireValue(const DefElem *elem, const char *detail) {
     return strVal(elem->arg);
 }
 
-/* The first ',' of `p` outside double quotes, or its terminating NUL. */
-const char *ListItemEnd(const char *p) {
+/* The first ',' of `p` (outside double quotes with `quoting`), or its terminating NUL. */
+const char *ListItemEnd(const char *p, bool quoting) {
     bool quoted = false;
     for (; *p != '\0'; p++) {
-        if (*p == '"')
+        if (*p == '"' && quoting)
             quoted = !quoted;
         else if (*p == ',' && !quoted)
             break;
@@ -158,15 +158,16 @@ const char *ListItemEnd(const char *p) {
 
 /*
  * Splits the option's comma-separated value into trimmed, non-empty palloc'd strings;
- * commas inside double quotes do not separate. An empty list is an error: it would
- * otherwise read as "no filter", the opposite of what an empty include list says.
+ * with `quoting` (table patterns), commas inside double quotes do not separate. An empty
+ * list is an error: it would otherwise read as "no filter", the opposite of what an empty
+ * include list says.
  */
-List *ParseList(const DefElem *elem, const char *detail) {
+List *ParseList(const DefElem *elem, const char *detail, bool quoting) {
     const char *text = RequireValue(elem, detail);
     List *items = NIL;
     const char *p = text;
     while (*p != '\0') {
-        const char *end = ListItemEnd(p);
+        const char *end = ListItemEnd(p, quoting);
         const char *first = p;
         const char *last = end;
         while (first < last && isspace(static_cast<unsigned char>(*first)))
@@ -220,7 +221,7 @@ List *ParseTableList(const DefElem *elem) {
     static const char kDetail[] =
         "Give comma-separated schema.table patterns, e.g. public.orders or public.*; "
         "double-quote a part that contains '.', ',' or '*', e.g. \"my.schema\".\"t\".";
-    List *texts = ParseList(elem, kDetail);
+    List *texts = ParseList(elem, kDetail, true);
     List *patterns = NIL;
     ListCell *cell;
     foreach (cell, texts) {
@@ -300,7 +301,8 @@ void ParseOptions(List *option_list, PluginOptions *options) {
             options->format_version = ParseFormatVersion(elem);
         } else if (strcmp(name, "message-prefixes") == 0) {
             MarkSeen(elem, &seen_prefixes);
-            options->message_prefixes = ParseList(elem, "Give comma-separated message prefixes.");
+            options->message_prefixes =
+                ParseList(elem, "Give comma-separated message prefixes.", false);
         } else if (strcmp(name, "include-tables") == 0) {
             MarkSeen(elem, &seen_include);
             options->include_tables = ParseTableList(elem);

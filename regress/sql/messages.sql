@@ -57,6 +57,11 @@ SELECT 'emitted' FROM pg_logical_emit_message(false, 'other', 'o1');
 SELECT 'emitted' FROM pg_logical_emit_message(false, 'also', 'a1');
 CHECKPOINT;
 SELECT * FROM pg_temp.changes('messages', 'on', 'message-prefixes', 'keep, also');
+-- Prefixes are plain strings: a double quote is not quoting (unlike table patterns).
+SELECT 'emitted' FROM pg_logical_emit_message(false, 'say "hi', 'q1');
+SELECT 'emitted' FROM pg_logical_emit_message(false, 'x', 'q2');
+CHECKPOINT;
+SELECT * FROM pg_temp.changes('messages', 'on', 'message-prefixes', 'say "hi,x');
 
 -- Content that is not valid text is written as hex digits, and says so.
 SELECT 'emitted' FROM pg_logical_emit_message(false, 'bin', '\x00ff41'::bytea);
