@@ -345,7 +345,7 @@ TEST_F(ShipperIntegrationTest, SurvivesPostgresRestartMidStream) {
 TEST_F(ShipperIntegrationTest, IdleDatabaseNeverTripsWalSenderTimeout) {
     StartCluster({"wal_sender_timeout = '2s'"});
     int metrics_port = FreeLoopbackPort();
-    StartShipper({"--status-interval", "500ms", "--metrics-port", std::to_string(metrics_port)});
+    StartShipper({"--status-interval", "250ms", "--metrics-port", std::to_string(metrics_port)});
     cluster_->Exec("INSERT INTO done VALUES (4)");
     WaitForMarker(4);
     std::string walsender =
