@@ -603,10 +603,14 @@ void Truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations
     MemoryContextReset(state->change_context);
 }
 
-/* The message content as a JSON string when it is valid text, else as hex digits. */
+/*
+ * The message content as a JSON string when it is valid text, else as hex digits. Text of
+ * a SQL_ASCII database must be UTF-8 to be written as a string.
+ */
 void AppendMessageContent(StringInfo out, const char *message, Size message_size) {
     int len = static_cast<int>(message_size);
-    if (pg_verify_mbstr(GetDatabaseEncoding(), message, len, true)) {
+    int encoding = GetDatabaseEncoding() == PG_SQL_ASCII ? PG_UTF8 : GetDatabaseEncoding();
+    if (pg_verify_mbstr(encoding, message, len, true)) {
         AppendLiteral(out, ",\"content\":");
         AppendJsonString(out, message, len);
         return;

@@ -310,12 +310,25 @@ void AppendBytea(StringInfo out, Datum value) {
 
 /*
  * Server-encoding text to UTF-8: returns `text` itself when no conversion is needed,
- * else a palloc'd converted copy, and sets *out_len.
+ * else a palloc'd converted copy, and sets *out_len. A SQL_ASCII database has no encoding
+ * to convert from: its text is taken as UTF-8 when it is, and refused when it is not.
  */
 const char *ToUtf8(const char *text, int len, int *out_len) {
     *out_len = len;
-    if (GetDatabaseEncoding() == PG_UTF8)
+    int encoding = GetDatabaseEncoding();
+    if (encoding == PG_UTF8)
         return text;
+    if (encoding == PG_SQL_ASCII) {
+        if (!pg_verify_mbstr(PG_UTF8, text, len, true))
+            ereport(ERROR,
+                    (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+                     errmsg("text in this SQL_ASCII database is not valid UTF-8"),
+                     errdetail("Records are UTF-8, and a SQL_ASCII database keeps bytes without "
+                               "saying what encoding they are in."),
+                     errhint("Correct the value to UTF-8, or leave its table out with the "
+                             "exclude-tables option. A database in encoding UTF8 avoids this.")));
+        return text;
+    }
     char *converted = pg_server_to_any(text, len, PG_UTF8);
     if (converted != text)
         *out_len = static_cast<int>(strlen(converted));
