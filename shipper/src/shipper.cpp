@@ -18,6 +18,7 @@ namespace {
 constexpr int kReadBudget = 10000;                                 // messages per loop turn
 constexpr auto kSinkPollInterval = std::chrono::milliseconds(10);  // while data is in flight
 constexpr auto kIdleWakeup = std::chrono::seconds(1);
+constexpr auto kMinStatusInterval = std::chrono::milliseconds(10);
 
 int MillisUntil(Shipper::Clock::time_point deadline, Shipper::Clock::time_point now) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
@@ -75,7 +76,8 @@ void Shipper::ApplySettings() {
     batcher_.SetLimits(settings_.GetBytes("batch_max_bytes"),
                        settings_.GetDuration("batch_max_delay"));
     max_in_flight_ = settings_.GetBytes("max_in_flight_bytes");
-    status_interval_ = settings_.GetDuration("status_interval");
+    // A zero interval would turn the wait into a busy loop.
+    status_interval_ = std::max(settings_.GetDuration("status_interval"), kMinStatusInterval);
     heartbeat_interval_ = settings_.GetDuration("heartbeat_interval");
     backoff_ = Backoff(BackoffPolicy{settings_.GetDuration("reconnect_initial_delay"),
                                      settings_.GetDuration("reconnect_max_delay"), 2.0});
@@ -192,7 +194,9 @@ Shipper::Outcome Shipper::Stream() {
 }
 
 bool Shipper::Backpressured() const {
-    return sink_->InFlightBytes() + batcher_.Bytes() >= max_in_flight_;
+    // Nothing in flight is never "full", so even a tiny bound lets one record through.
+    size_t in_flight = sink_->InFlightBytes() + batcher_.Bytes();
+    return in_flight > 0 && in_flight >= max_in_flight_;
 }
 
 Shipper::Outcome Shipper::ReadAvailable(Clock::time_point now) {
