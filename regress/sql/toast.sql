@@ -61,4 +61,32 @@ FROM pg_logical_slot_get_changes('regression_slot', NULL, NULL, 'before', 'on');
 
 DROP TABLE doc;
 SELECT * FROM pg_temp.changes();
+
+-- Compressed values are written decompressed: inline (compressed below the TOAST threshold),
+-- out of line and compressed, and inside a composite and an array.
+CREATE TYPE toast_pair AS (label text, body text);
+CREATE TABLE packed (id int PRIMARY KEY, inline_c text, external_c text, pair toast_pair,
+                     list text[]);
+INSERT INTO packed VALUES (1, repeat('abc', 3000),
+    (SELECT string_agg(md5(i::text) || repeat('x', 40), '') FROM generate_series(1, 3000) i),
+    ROW('p', repeat('q', 20000)), ARRAY[repeat('r', 20000), NULL]);
+SELECT pg_column_compression(inline_c) AS inline_compression,
+       pg_column_size(inline_c) < 2000 AS stored_inline,
+       pg_column_compression(external_c) AS external_compression,
+       pg_column_size(external_c) > 2000 AS stored_out_of_line
+FROM packed;
+SELECT j->'after'->>'inline_c' = repeat('abc', 3000) AS inline_complete,
+       j->'after'->>'external_c' = (SELECT external_c FROM packed) AS external_complete,
+       j->'after'->'pair'->>'body' = repeat('q', 20000) AS composite_complete,
+       j->'after'->'list'->>0 = repeat('r', 20000) AS array_complete
+FROM (SELECT data::jsonb AS j
+      FROM pg_logical_slot_get_changes('regression_slot', NULL, NULL)) r;
+-- Updating another column: the unchanged out-of-line ones are named in toast, the inline one
+-- is in after, decompressed.
+UPDATE packed SET id = 2;
+SELECT j->'toast' AS toast, j->'after'->>'inline_c' = repeat('abc', 3000) AS inline_complete
+FROM (SELECT data::jsonb AS j
+      FROM pg_logical_slot_get_changes('regression_slot', NULL, NULL)) r;
+DROP TABLE packed;
+DROP TYPE toast_pair;
 SELECT 'stop' FROM pg_drop_replication_slot('regression_slot');
