@@ -344,7 +344,32 @@ SnowpipeChannel::Step SnowpipeChannel::PollStatus() {
         }
         ApplyCommitted(*pos);
     }
+    WarnIfStalled(found->second);
     return Step::kContinue;
+}
+
+// Commits usually follow appends within seconds; a minute without any says something is
+// wrong on the Snowflake side (the shipper keeps the rows and keeps asking).
+void SnowpipeChannel::WarnIfStalled(const ChannelStatus &status) {
+    constexpr auto kStall = std::chrono::seconds(60);
+    auto now = std::chrono::steady_clock::now();
+    size_t waiting = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        waiting = sent_;
+    }
+    if (waiting == 0 || last_commit_progress_ == std::chrono::steady_clock::time_point{}) {
+        last_commit_progress_ = now;
+        return;
+    }
+    if (now - last_commit_progress_ >= kStall) {
+        LogWarning("snowpipe channel: appended rows not committed for a minute",
+                   {{"channel", name_},
+                    {"records", waiting},
+                    {"committed", status.last_committed_offset_token.value_or("none")},
+                    {"status", status.status_code}});
+        last_commit_progress_ = now;
+    }
 }
 
 void SnowpipeChannel::ApplyCommitted(StreamPosition pos) {
@@ -354,6 +379,7 @@ void SnowpipeChannel::ApplyCommitted(StreamPosition pos) {
             return;
         }
         committed_ = pos;
+        last_commit_progress_ = std::chrono::steady_clock::now();
         size_t released = 0;
         while (sent_ > 0 && records_.front().pos <= pos) {
             released += records_.front().text.size() + 1;

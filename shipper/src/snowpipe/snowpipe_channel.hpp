@@ -91,6 +91,7 @@ class SnowpipeChannel {
     Step PollStatus();
     Step HandleRowErrors(const ChannelStatus &status);
     void ApplyCommitted(StreamPosition pos);
+    void WarnIfStalled(const ChannelStatus &status);
     bool BuildRequest();
     bool WaitBackoff(std::chrono::milliseconds delay);
     // Counts a failed call toward the retry policy; false when it must stop (fatal, or
@@ -119,6 +120,7 @@ class SnowpipeChannel {
     std::string session_;
     Backoff backoff_;
     std::chrono::steady_clock::time_point next_status_{};
+    std::chrono::steady_clock::time_point last_commit_progress_{};  // for the stall warning
     AppendRequest request_;  // the append in progress; kept across retries (same request id)
     size_t request_records_ = 0;
     int unauthorized_streak_ = 0;
