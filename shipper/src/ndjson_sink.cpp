@@ -141,6 +141,7 @@ std::optional<StreamPosition> NdjsonDirSink::Open() {
     if (mkdir(options_.directory.c_str(), 0755) != 0 && errno != EEXIST)
         throw std::runtime_error("cannot create output_dir " + options_.directory + ": " +
                                  std::strerror(errno));
+    snapshot_store_ = MakeNdjsonSnapshotStore(options_.directory);
     std::vector<std::string> files = SinkFiles(options_.directory);
     for (auto it = files.rbegin(); it != files.rend(); ++it) {
         std::string path = options_.directory + "/" + *it;

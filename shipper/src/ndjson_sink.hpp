@@ -6,10 +6,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "sink.hpp"
+#include "snapshot.hpp"
 
 namespace snowcdc {
 
@@ -68,6 +70,8 @@ class NdjsonDirSink : public Sink {
     std::optional<StreamPosition> DurablePosition() const override { return durable_; }
     std::optional<SinkError> Poll(std::chrono::steady_clock::time_point deadline) override;
     void Close() override;
+    // snapshot-plan.json and snap_<relid>_<part>.ndjson files next to the change files.
+    SnapshotStore *Snapshots() override { return snapshot_store_.get(); }
 
     void SetRotation(uint64_t bytes, std::chrono::milliseconds interval);
     // File names sort in stream order: snowcdc-<lsn 16 hex>-<seq 8 hex>.ndjson of the first record.
@@ -88,6 +92,7 @@ class NdjsonDirSink : public Sink {
     std::optional<StreamPosition> written_;
     std::optional<StreamPosition> durable_;
     std::optional<SinkError> error_;
+    std::unique_ptr<SnapshotStore> snapshot_store_;
 };
 
 }  // namespace snowcdc

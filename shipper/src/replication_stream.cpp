@@ -85,8 +85,8 @@ std::optional<PgError> ReplicationStream::Connect(const std::string &conninfo) {
     return std::nullopt;
 }
 
-std::optional<PgError> ReplicationStream::PrepareSlot(const std::string &slot, bool create,
-                                                      uint64_t *confirmed) {
+std::optional<PgError> ReplicationStream::FindSlot(const std::string &slot, bool *exists,
+                                                   uint64_t *confirmed) {
     PgResult res;
     std::string sql =
         "SELECT plugin, confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots "
@@ -94,25 +94,45 @@ std::optional<PgError> ReplicationStream::PrepareSlot(const std::string &slot, b
         conn_.Literal(slot) + " AND database = current_database()";
     if (auto error = conn_.Exec(sql, PGRES_TUPLES_OK, &res))
         return error;
-    if (res.Rows() == 1) {
-        if (res.Value(0, 0) != kPlugin)
-            return PgError{PgFailure::kConfiguration,
-                           "slot " + slot + " uses plugin " + res.Value(0, 0) + ", not " + kPlugin +
-                               "; pick another slot name or drop it with SELECT "
-                               "pg_drop_replication_slot('" +
-                               slot + "')"};
-        *confirmed = res.IsNull(0, 1) ? 0 : ParseLsn(res.Value(0, 1)).value_or(0);
+    *exists = res.Rows() == 1;
+    if (!*exists)
         return std::nullopt;
-    }
+    if (res.Value(0, 0) != kPlugin)
+        return PgError{PgFailure::kConfiguration,
+                       "slot " + slot + " uses plugin " + res.Value(0, 0) + ", not " + kPlugin +
+                           "; pick another slot name or drop it with SELECT "
+                           "pg_drop_replication_slot('" +
+                           slot + "')"};
+    *confirmed = res.IsNull(0, 1) ? 0 : ParseLsn(res.Value(0, 1)).value_or(0);
+    return std::nullopt;
+}
+
+std::optional<PgError> ReplicationStream::PrepareSlot(const std::string &slot, bool create,
+                                                      uint64_t *confirmed) {
+    bool exists = false;
+    if (auto error = FindSlot(slot, &exists, confirmed))
+        return error;
+    if (exists)
+        return std::nullopt;
     if (!create)
         return PgError{PgFailure::kConfiguration,
                        "slot " + slot +
                            " does not exist in this database; create it or run "
                            "with --create-slot true"};
-    sql = "CREATE_REPLICATION_SLOT " + slot + " LOGICAL " + kPlugin + " NOEXPORT_SNAPSHOT";
+    return CreateSlot(slot, false, confirmed, nullptr);
+}
+
+std::optional<PgError> ReplicationStream::CreateSlot(const std::string &slot, bool export_snapshot,
+                                                     uint64_t *consistent_point,
+                                                     std::string *snapshot_name) {
+    PgResult res;
+    std::string sql = "CREATE_REPLICATION_SLOT " + slot + " LOGICAL " + kPlugin +
+                      (export_snapshot ? " EXPORT_SNAPSHOT" : " NOEXPORT_SNAPSHOT");
     if (auto error = conn_.Exec(sql, PGRES_TUPLES_OK, &res))
         return error;
-    *confirmed = ParseLsn(res.Value(0, 1)).value_or(0);
+    *consistent_point = ParseLsn(res.Value(0, 1)).value_or(0);
+    if (snapshot_name != nullptr)
+        *snapshot_name = res.IsNull(0, 2) ? "" : res.Value(0, 2);
     LogInfo("created replication slot",
             {{"plugin", kPlugin}, {"consistent_point", res.Value(0, 1)}});
     return std::nullopt;

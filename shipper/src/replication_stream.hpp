@@ -33,6 +33,12 @@ class ReplicationStream {
     std::optional<PgError> Connect(const std::string &conninfo);
     // Makes sure `slot` exists with the snowcdc plugin; *confirmed = its confirmed_flush_lsn.
     std::optional<PgError> PrepareSlot(const std::string &slot, bool create, uint64_t *confirmed);
+    // *exists: `slot` is in this database (an error if it uses another plugin).
+    std::optional<PgError> FindSlot(const std::string &slot, bool *exists, uint64_t *confirmed);
+    // CREATE_REPLICATION_SLOT; with export_snapshot, *snapshot_name stays importable (SET
+    // TRANSACTION SNAPSHOT) until the next command on this connection.
+    std::optional<PgError> CreateSlot(const std::string &slot, bool export_snapshot,
+                                      uint64_t *consistent_point, std::string *snapshot_name);
     // START_REPLICATION from the slot's confirmed position with the given plugin options.
     std::optional<PgError> Start(const std::string &slot,
                                  const std::vector<std::pair<std::string, std::string>> &options);

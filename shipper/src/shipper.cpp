@@ -10,6 +10,7 @@
 #include "record_framing.hpp"
 #include "signals.hpp"
 #include "sink_factory.hpp"
+#include "snapshot.hpp"
 
 namespace snowcdc {
 
@@ -154,6 +155,11 @@ Shipper::Outcome Shipper::Connect() {
     uint64_t confirmed = 0;
     if (auto error = stream_.Connect(settings_.GetString("conninfo")))
         return Failed(*error);
+    if (settings_.GetString("snapshot") == "initial") {
+        Outcome outcome = Snapshot();
+        if (outcome != Outcome::kContinue)
+            return outcome;
+    }
     if (auto error = stream_.PrepareSlot(slot_, settings_.GetBool("create_slot"), &confirmed))
         return Failed(*error);
     if (auto error = stream_.Start(slot_, plugin_options_))
@@ -166,6 +172,105 @@ Shipper::Outcome Shipper::Connect() {
     LogInfo("streaming started", {{"confirmed_lsn", FormatLsn(confirmed)}});
     Outcome outcome = Stream();
     return outcome == Outcome::kRetry && fatal_ ? Outcome::kFatal : outcome;
+}
+
+// The initial snapshot (snapshot.hpp explains why resuming under a new snapshot is sound).
+// The plan is saved as "creating" before the slot is created, so a crash between the two is
+// seen on restart: the slot then exists with its consistent point as confirmed position.
+Shipper::Outcome Shipper::Snapshot() {
+    SnapshotStore *store = sink_->Snapshots();
+    if (store == nullptr) {
+        LogError(
+            "snapshot = initial needs a sink that can hold a snapshot (ndjson-dir); set "
+            "snapshot = never or use sink = ndjson-dir");
+        fatal_ = true;
+        return Outcome::kFatal;
+    }
+    try {
+        std::optional<SnapshotPlan> plan = store->LoadPlan();
+        bool exists = false;
+        uint64_t confirmed = 0;
+        if (auto error = stream_.FindSlot(slot_, &exists, &confirmed))
+            return Failed(*error);
+        if (!plan) {
+            if (exists) {
+                LogInfo(
+                    "the slot already exists and no snapshot was planned: no initial "
+                    "snapshot",
+                    {{"slot", slot_}});
+                return Outcome::kContinue;
+            }
+            if (!settings_.GetBool("create_slot"))
+                return Outcome::kContinue;  // PrepareSlot reports the missing slot
+            plan = SnapshotPlan{};
+            store->SavePlan(*plan);
+        }
+        if (plan->state == SnapshotPlan::State::kDone)
+            return Outcome::kContinue;
+        if (!exists && plan->state == SnapshotPlan::State::kReading) {
+            LogError("slot " + slot_ +
+                     " was dropped while its initial snapshot was being read, so the changes "
+                     "since the snapshot are gone; clear the sink directory (or remove "
+                     "snapshot-plan.json and the snap_*.ndjson files) and restart to take the "
+                     "snapshot again");
+            fatal_ = true;
+            return Outcome::kFatal;
+        }
+        SnapshotOptions options;
+        options.conninfo = settings_.GetString("conninfo");
+        options.tables = settings_.GetString("snapshot_tables");
+        options.parallelism = static_cast<int>(settings_.GetInt("snapshot_parallelism"));
+        options.range_blocks = settings_.GetInt("snapshot_range_blocks");
+        options.commit_bytes = static_cast<size_t>(settings_.GetBytes("snapshot_commit_bytes"));
+        options.stop = [] { return StopRequested(); };
+        for (const auto &[name, value] : plugin_options_)
+            if (name == "numeric-as-string")
+                options.numeric_as_string = ParseBool(value).value_or(false);
+        std::string exported;
+        if (!exists) {
+            if (auto error = stream_.CreateSlot(slot_, true, &plan->consistent_point, &exported))
+                return Failed(*error);
+        } else if (plan->state == SnapshotPlan::State::kCreating) {
+            plan->consistent_point = confirmed;
+        }
+        if (plan->state == SnapshotPlan::State::kCreating) {
+            PgConn conn;
+            PgResult res;
+            if (auto error = PgConn::Connect(options.conninfo, false, &conn))
+                return Failed(*error);
+            std::vector<std::string> begin = {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"};
+            if (!exported.empty())
+                begin.push_back("SET TRANSACTION SNAPSHOT " + conn.Literal(exported));
+            for (const auto &sql : begin)
+                if (auto error = conn.Exec(sql, PGRES_COMMAND_OK, &res))
+                    return Failed(*error);
+            if (auto error = PlanSnapshot(conn, options, &*plan))
+                return Failed(*error);
+            conn.Exec("COMMIT", PGRES_COMMAND_OK, &res);
+            plan->state = SnapshotPlan::State::kReading;
+            store->SavePlan(*plan);
+        }
+        LogInfo(exported.empty() ? "initial snapshot resumes under a new snapshot"
+                                 : "initial snapshot started",
+                {{"consistent_point", FormatLsn(plan->consistent_point)},
+                 {"ranges", plan->ranges.size()}});
+        if (auto error = ReadSnapshot(&*plan, store, options, exported)) {
+            if (StopRequested()) {
+                LogInfo("initial snapshot interrupted; it resumes on the next start");
+                stream_.Reset();
+                return Outcome::kStop;
+            }
+            return Failed(*error);
+        }
+        plan->state = SnapshotPlan::State::kDone;
+        store->SavePlan(*plan);
+        LogInfo("initial snapshot done", {{"consistent_point", FormatLsn(plan->consistent_point)}});
+        return Outcome::kContinue;
+    } catch (const SnapshotStoreError &e) {
+        LogError(e.what());
+        fatal_ = true;
+        return Outcome::kFatal;
+    }
 }
 
 Shipper::Outcome Shipper::Stream() {

@@ -40,6 +40,7 @@ class Shipper {
 
     bool OpenSink();
     Outcome Connect();
+    Outcome Snapshot();
     Outcome Stream();
     Outcome ReadAvailable(Clock::time_point now);
     Outcome HandleMessage(const StreamMessage &msg, Clock::time_point now);

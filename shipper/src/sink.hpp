@@ -12,6 +12,8 @@
 
 namespace snowcdc {
 
+class SnapshotStore;
+
 // Position of a record in the change stream: (commit LSN, seq), totally ordered.
 struct StreamPosition {
     uint64_t lsn = 0;
@@ -80,6 +82,10 @@ class Sink {
     // Stops accepting data and releases connections. In-flight data that was not durable
     // is simply replayed after the next start.
     virtual void Close() = 0;
+
+    // Where the initial snapshot's plan and per-range streams go (snapshot.hpp); nullptr when
+    // the sink cannot hold a snapshot. Valid after Open().
+    virtual SnapshotStore *Snapshots() { return nullptr; }
 };
 
 }  // namespace snowcdc

@@ -1,0 +1,511 @@
+// Initial snapshot: planning, parallel range readers, and the ndjson-dir snapshot store.
+#include "snapshot.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "log.hpp"
+#include "metrics.hpp"
+
+namespace snowcdc {
+namespace {
+
+using json = nlohmann::json;
+
+const char *StateName(SnapshotPlan::State state) {
+    switch (state) {
+        case SnapshotPlan::State::kCreating:
+            return "creating";
+        case SnapshotPlan::State::kReading:
+            return "reading";
+        case SnapshotPlan::State::kDone:
+            return "done";
+    }
+    return "?";
+}
+
+// Table patterns "public.*,sales.orders" as a SQL condition on schema and table names.
+std::string TableCondition(PgConn &conn, const std::string &patterns) {
+    std::string cond;
+    size_t start = 0;
+    while (start <= patterns.size()) {
+        size_t comma = patterns.find(',', start);
+        std::string item =
+            patterns.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? patterns.size() + 1 : comma + 1;
+        size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+        if (b == std::string::npos)
+            continue;
+        item = item.substr(b, e - b + 1);
+        if (item.find('.') == std::string::npos)
+            item = "public." + item;
+        std::string like;
+        for (char c : item)
+            like += c == '*'               ? std::string("%")
+                    : c == '%' || c == '_' ? std::string("\\") + c
+                                           : std::string(1, c);
+        cond += (cond.empty() ? "" : " OR ") +
+                ("(n.nspname || '.' || c.relname) LIKE " + conn.Literal(like));
+    }
+    return cond.empty() ? "true" : "(" + cond + ")";
+}
+
+std::string CtidText(uint64_t seq) {
+    return "(" + std::to_string(seq / kSnapshotTuplesPerPage) + "," +
+           std::to_string(seq % kSnapshotTuplesPerPage + 1) + ")";
+}
+
+// Runs a COPY ... TO STDOUT whose rows are records, appending each to `writer`.
+std::optional<PgError> CopyRecords(PgConn &conn, const std::string &query, SnapshotWriter *writer,
+                                   const SnapshotOptions &options, Counter *records,
+                                   Counter *bytes) {
+    std::string sql =
+        "COPY (" + query + ") TO STDOUT (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')";
+    if (auto error = conn.Exec(sql, PGRES_COPY_OUT, nullptr))
+        return error;
+    size_t uncommitted = 0;
+    uint64_t count = 0;
+    while (true) {
+        char *raw = nullptr;
+        int n = PQgetCopyData(conn.get(), &raw, 0);
+        if (n == -1)
+            break;
+        if (n < 0)
+            return PgError{PgFailure::kStreamLost, "snapshot read failed: " + conn.ErrorMessage()};
+        std::unique_ptr<char, void (*)(void *)> owner(raw, PQfreemem);
+        std::string_view row(raw, static_cast<size_t>(n));
+        if (!row.empty() && row.back() == '\n')
+            row.remove_suffix(1);
+        writer->Append(row);
+        uncommitted += row.size() + 1;
+        ++count;
+        if (uncommitted >= options.commit_bytes) {
+            writer->Commit();
+            records->Inc(static_cast<double>(count));
+            bytes->Inc(static_cast<double>(uncommitted));
+            uncommitted = 0;
+            count = 0;
+            if (options.stop && options.stop())
+                return PgError{PgFailure::kStreamLost, kSnapshotStopped};
+        }
+    }
+    records->Inc(static_cast<double>(count));
+    bytes->Inc(static_cast<double>(uncommitted));
+    PgResult res(PQgetResult(conn.get()));
+    while (PGresult *extra = PQgetResult(conn.get()))
+        PQclear(extra);
+    if (res.Status() != PGRES_COMMAND_OK)
+        return ClassifyResult(res.get(), "snapshot read (COPY of encode_rows)");
+    return std::nullopt;
+}
+
+// The range reader: one connection, one transaction, ranges taken from a shared list.
+class Readers {
+  public:
+    Readers(SnapshotPlan *plan, SnapshotStore *store, const SnapshotOptions &options,
+            const std::string &exported)
+        : plan_(plan), store_(store), options_(options), exported_(exported) {
+        auto &m = Metrics();
+        records_ = &m.GetCounter("snowcdc_snapshot_records_total", "Snapshot records read");
+        bytes_ = &m.GetCounter("snowcdc_snapshot_bytes_total", "Snapshot record bytes read");
+        ranges_done_ = &m.GetGauge("snowcdc_snapshot_ranges_done", "Snapshot ranges finished");
+        ranges_total_ = &m.GetGauge("snowcdc_snapshot_ranges_total", "Snapshot ranges planned");
+    }
+
+    std::optional<PgError> Run() {
+        for (size_t i = 0; i < plan_->ranges.size(); ++i)
+            if (!plan_->ranges[i].done)
+                todo_.push_back(i);
+        ranges_total_->Set(static_cast<double>(plan_->ranges.size()));
+        ranges_done_->Set(static_cast<double>(plan_->ranges.size() - todo_.size()));
+        int n = std::max(1, std::min<int>(options_.parallelism, static_cast<int>(todo_.size())));
+        std::vector<std::thread> threads;
+        for (int i = 0; i < n && !todo_.empty(); ++i)
+            threads.emplace_back([this] { Work(); });
+        for (auto &t : threads)
+            t.join();
+        if (store_error_)
+            std::rethrow_exception(store_error_);
+        return error_;
+    }
+
+  private:
+    bool Next(size_t *index) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (error_ || store_error_ || next_ >= todo_.size())
+            return false;
+        *index = todo_[next_++];
+        return true;
+    }
+
+    void Fail(PgError error) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_)
+            error_ = std::move(error);
+    }
+
+    void Work() {
+        try {
+            if (auto error = WorkOrError())
+                Fail(*error);
+        } catch (const SnapshotStoreError &) {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (!store_error_)
+                store_error_ = std::current_exception();
+        }
+    }
+
+    std::optional<PgError> WorkOrError() {
+        size_t index = 0;
+        if (!Next(&index))
+            return std::nullopt;
+        PgConn conn;
+        if (auto error = PgConn::Connect(options_.conninfo, false, &conn))
+            return error;
+        PgResult res;
+        std::vector<std::string> begin = {"SET client_encoding = 'UTF8'",
+                                          "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"};
+        if (!exported_.empty())
+            begin.push_back("SET TRANSACTION SNAPSHOT " + conn.Literal(exported_));
+        for (const auto &sql : begin)
+            if (auto error = conn.Exec(sql, PGRES_COMMAND_OK, &res))
+                return error;
+        do {
+            if (auto error = ReadRange(conn, plan_->ranges[index]))
+                return error;
+            std::lock_guard<std::mutex> lock(mu_);
+            plan_->ranges[index].done = true;
+            store_->SavePlan(*plan_);
+            ranges_done_->Add(1);
+            LogInfo("snapshot range done", {{"stream", plan_->ranges[index].StreamName()},
+                                            {"table", plan_->ranges[index].table},
+                                            {"ranges_done", ranges_done_->Value()},
+                                            {"ranges_total", ranges_total_->Value()},
+                                            {"records_total", records_->Value()}});
+        } while (Next(&index));
+        return conn.Exec("COMMIT", PGRES_COMMAND_OK, &res);
+    }
+
+    std::optional<PgError> ReadRange(PgConn &conn, const SnapshotRange &range) {
+        // A table dropped since the plan was made has nothing left to read; its rows already
+        // sent stay in the sink (the warehouse is told of drops by DDL handling, not here).
+        PgResult exists;
+        if (auto error = conn.Exec(
+                "SELECT 1 FROM pg_catalog.pg_class WHERE oid = " + std::to_string(range.relid),
+                PGRES_TUPLES_OK, &exists))
+            return error;
+        if (exists.Rows() == 0) {
+            LogWarning("snapshot skips a table dropped since the plan was made",
+                       {{"table", range.table}, {"relid", range.relid}});
+            return std::nullopt;
+        }
+        std::optional<uint64_t> committed;
+        std::unique_ptr<SnapshotWriter> writer = store_->OpenStream(range.StreamName(), &committed);
+        std::string rel = std::to_string(range.relid) + "::oid::regclass";
+        std::string lsn = conn.Literal(FormatLsn(plan_->RecordLsn()));
+        std::string ts = conn.Literal(plan_->snapshot_time);
+        std::string numeric = options_.numeric_as_string ? "true" : "false";
+        std::string to = range.block_to ? std::to_string(*range.block_to) : "NULL";
+        int64_t from = range.block_from;
+        if (committed) {
+            // The rest of the block the stream ended in, row by row, then whole blocks.
+            int64_t block = static_cast<int64_t>(*committed / kSnapshotTuplesPerPage);
+            LogInfo("snapshot range resumes after what the sink holds",
+                    {{"stream", range.StreamName()}, {"after_ctid", CtidText(*committed)}});
+            std::string rows = "SELECT snowcdc.encode_row(" + rel + ", t, " + lsn +
+                               ", snowcdc.snapshot_seq(t.ctid), " + ts + ", " + numeric +
+                               ") FROM ONLY " + range.table + " AS t WHERE t.ctid > " +
+                               conn.Literal(CtidText(*committed)) + "::tid AND t.ctid < " +
+                               conn.Literal("(" + std::to_string(block + 1) + ",0)") +
+                               "::tid ORDER BY t.ctid";
+            if (auto error = CopyRecords(conn, rows, writer.get(), options_, records_, bytes_))
+                return error;
+            from = block + 1;
+        }
+        if (!range.block_to || from < *range.block_to) {
+            std::string query = "SELECT snowcdc.encode_rows(" + rel + ", " + lsn + ", " + ts +
+                                ", " + std::to_string(from) + ", " + to + ", " + numeric + ")";
+            if (auto error = CopyRecords(conn, query, writer.get(), options_, records_, bytes_))
+                return error;
+        }
+        writer->Commit();
+        return std::nullopt;
+    }
+
+    SnapshotPlan *plan_;
+    SnapshotStore *store_;
+    const SnapshotOptions &options_;
+    std::string exported_;
+    std::mutex mu_;
+    std::vector<size_t> todo_;
+    size_t next_ = 0;
+    std::optional<PgError> error_;
+    std::exception_ptr store_error_;
+    Counter *records_;
+    Counter *bytes_;
+    Gauge *ranges_done_;
+    Gauge *ranges_total_;
+};
+
+// ---- ndjson-dir store ----
+
+void FsyncOrThrow(const std::string &path, int flags) {
+    int fd = open(path.c_str(), flags | O_CLOEXEC);
+    bool ok = fd >= 0 && fsync(fd) == 0;
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!ok)
+        throw SnapshotStoreError("cannot fsync " + path + ": " + std::strerror(saved) +
+                                 "; fix permissions or disk, then restart");
+}
+
+std::string ReadAll(const std::string &path, bool *exists) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    *exists = fd >= 0;
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return "";
+        throw SnapshotStoreError("cannot read " + path + ": " + std::strerror(errno));
+    }
+    std::string data;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        data.append(buf, static_cast<size_t>(n));
+    int saved = errno;
+    close(fd);
+    if (n < 0)
+        throw SnapshotStoreError("cannot read " + path + ": " + std::strerror(saved));
+    return data;
+}
+
+class NdjsonSnapshotWriter : public SnapshotWriter {
+  public:
+    NdjsonSnapshotWriter(std::string path, int fd, bool created)
+        : path_(std::move(path)), fd_(fd), dir_dirty_(created) {}
+    ~NdjsonSnapshotWriter() override { close(fd_); }
+    NdjsonSnapshotWriter(const NdjsonSnapshotWriter &) = delete;
+    NdjsonSnapshotWriter &operator=(const NdjsonSnapshotWriter &) = delete;
+
+    void Append(std::string_view record) override {
+        buffer_.append(record);
+        buffer_ += '\n';
+        if (buffer_.size() >= (1u << 20))
+            Flush();
+    }
+    void Commit() override {
+        Flush();
+        if (fsync(fd_) != 0)
+            throw SnapshotStoreError("cannot fsync " + path_ + ": " + std::strerror(errno) +
+                                     "; fix the disk, then restart");
+        if (dir_dirty_) {
+            FsyncOrThrow(path_.substr(0, path_.rfind('/')), O_RDONLY | O_DIRECTORY);
+            dir_dirty_ = false;
+        }
+    }
+
+  private:
+    void Flush() {
+        size_t done = 0;
+        while (done < buffer_.size()) {
+            ssize_t n = write(fd_, buffer_.data() + done, buffer_.size() - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                throw SnapshotStoreError("cannot write " + path_ + ": " + std::strerror(errno) +
+                                         "; free disk space, then restart");
+            done += static_cast<size_t>(n);
+        }
+        buffer_.clear();
+    }
+
+    std::string path_;
+    int fd_;
+    bool dir_dirty_;
+    std::string buffer_;
+};
+
+class NdjsonSnapshotStore : public SnapshotStore {
+  public:
+    explicit NdjsonSnapshotStore(std::string directory) : dir_(std::move(directory)) {}
+
+    std::optional<SnapshotPlan> LoadPlan() override {
+        bool exists = false;
+        std::string text = ReadAll(PlanPath(), &exists);
+        if (!exists)
+            return std::nullopt;
+        try {
+            return SnapshotPlan::FromJson(text);
+        } catch (const std::exception &e) {
+            throw SnapshotStoreError(PlanPath() + " is unreadable (" + e.what() +
+                                     "); restore it, or remove it and the snap_*.ndjson files "
+                                     "and drop the slot to take the snapshot again");
+        }
+    }
+
+    void SavePlan(const SnapshotPlan &plan) override {
+        std::string tmp = PlanPath() + ".tmp";
+        int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        std::string text = plan.ToJson() + "\n";
+        bool ok = fd >= 0 &&
+                  write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  fsync(fd) == 0;
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        if (!ok || rename(tmp.c_str(), PlanPath().c_str()) != 0)
+            throw SnapshotStoreError("cannot write " + PlanPath() + ": " +
+                                     std::strerror(ok ? errno : saved) +
+                                     "; free disk space or fix permissions, then restart");
+        FsyncOrThrow(dir_, O_RDONLY | O_DIRECTORY);
+    }
+
+    std::unique_ptr<SnapshotWriter> OpenStream(const std::string &stream,
+                                               std::optional<uint64_t> *committed) override {
+        std::string path =
+            dir_ + "/snap_" + stream.substr(stream.rfind("snap_") == 0 ? 5 : 0) + ".ndjson";
+        bool exists = false;
+        std::string data = ReadAll(path, &exists);
+        size_t keep = data.rfind('\n') == std::string::npos ? 0 : data.rfind('\n') + 1;
+        committed->reset();
+        if (keep < data.size()) {
+            LogWarning("truncating a torn last line (from a crash) of a snapshot stream",
+                       {{"file", path}, {"bytes", data.size() - keep}});
+            if (truncate(path.c_str(), static_cast<off_t>(keep)) != 0)
+                throw SnapshotStoreError("cannot truncate " + path + ": " + std::strerror(errno) +
+                                         "; fix permissions or disk");
+            FsyncOrThrow(path, O_WRONLY);
+        }
+        if (keep > 0) {
+            size_t start = keep >= 2 ? data.rfind('\n', keep - 2) : std::string::npos;
+            start = start == std::string::npos ? 0 : start + 1;
+            json last = json::parse(data.substr(start, keep - 1 - start), nullptr, false);
+            if (!last.is_object() || !last.contains("seq") || !last["seq"].is_number_unsigned())
+                throw SnapshotStoreError("last record of " + path +
+                                         " has no seq; move the file away if it is not the "
+                                         "shipper's");
+            *committed = last["seq"].get<uint64_t>();
+        }
+        int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+            throw SnapshotStoreError("cannot open " + path + ": " + std::strerror(errno) +
+                                     "; fix permissions of output_dir");
+        return std::make_unique<NdjsonSnapshotWriter>(path, fd, !exists);
+    }
+
+  private:
+    std::string PlanPath() const { return dir_ + "/snapshot-plan.json"; }
+    std::string dir_;
+};
+
+}  // namespace
+
+std::string SnapshotRange::StreamName() const {
+    return "snap_" + std::to_string(relid) + "_" + std::to_string(part);
+}
+
+std::string SnapshotPlan::ToJson() const {
+    json ranges_json = json::array();
+    for (const auto &r : ranges)
+        ranges_json.push_back({{"table", r.table},
+                               {"relid", r.relid},
+                               {"part", r.part},
+                               {"block_from", r.block_from},
+                               {"block_to", r.block_to ? json(*r.block_to) : json(nullptr)},
+                               {"done", r.done}});
+    return json{{"state", StateName(state)},
+                {"consistent_point", FormatLsn(consistent_point)},
+                {"snapshot_time", snapshot_time},
+                {"ranges", ranges_json}}
+        .dump();
+}
+
+SnapshotPlan SnapshotPlan::FromJson(const std::string &text) {
+    json j = json::parse(text);
+    SnapshotPlan plan;
+    std::string state = j.at("state").get<std::string>();
+    if (state == "creating")
+        plan.state = State::kCreating;
+    else if (state == "reading")
+        plan.state = State::kReading;
+    else if (state == "done")
+        plan.state = State::kDone;
+    else
+        throw std::runtime_error("unknown state " + state);
+    auto lsn = ParseLsn(j.at("consistent_point").get<std::string>());
+    if (!lsn)
+        throw std::runtime_error("bad consistent_point");
+    plan.consistent_point = *lsn;
+    plan.snapshot_time = j.at("snapshot_time").get<std::string>();
+    for (const auto &r : j.at("ranges")) {
+        SnapshotRange range;
+        range.table = r.at("table").get<std::string>();
+        range.relid = r.at("relid").get<uint32_t>();
+        range.part = r.at("part").get<int>();
+        range.block_from = r.at("block_from").get<int64_t>();
+        if (!r.at("block_to").is_null())
+            range.block_to = r.at("block_to").get<int64_t>();
+        range.done = r.at("done").get<bool>();
+        plan.ranges.push_back(range);
+    }
+    return plan;
+}
+
+std::optional<PgError> PlanSnapshot(PgConn &conn, const SnapshotOptions &options,
+                                    SnapshotPlan *plan) {
+    PgResult res;
+    if (auto error = conn.Exec("SELECT now()::text", PGRES_TUPLES_OK, &res))
+        return error;
+    plan->snapshot_time = res.Value(0, 0);
+    // Permanent plain tables (partitions included, partitioned parents have no rows) outside the
+    // system schemas. Ranges: one per range_blocks, at least one per table; the last open-ended.
+    std::string blocks = std::to_string(std::max<int64_t>(1, options.range_blocks));
+    std::string sql =
+        "SELECT c.oid::regclass::text, c.oid, r.part, r.block_from, r.block_to "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
+        "LATERAL snowcdc.snapshot_ranges(c.oid, greatest(1, ceil(pg_relation_size(c.oid) / "
+        "current_setting('block_size')::numeric / " +
+        blocks +
+        ")::int)) r "
+        "WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
+        "AND n.nspname NOT IN ('information_schema', 'snowcdc') AND n.nspname !~ '^pg_' AND " +
+        TableCondition(conn, options.tables) + " ORDER BY n.nspname, c.relname, r.part";
+    if (auto error = conn.Exec(sql, PGRES_TUPLES_OK, &res))
+        return error;
+    plan->ranges.clear();
+    for (int i = 0; i < res.Rows(); ++i) {
+        SnapshotRange range;
+        range.table = res.Value(i, 0);
+        range.relid = static_cast<uint32_t>(std::stoul(res.Value(i, 1)));
+        range.part = std::stoi(res.Value(i, 2));
+        range.block_from = std::stoll(res.Value(i, 3));
+        if (!res.IsNull(i, 4))
+            range.block_to = std::stoll(res.Value(i, 4));
+        plan->ranges.push_back(range);
+    }
+    return std::nullopt;
+}
+
+std::optional<PgError> ReadSnapshot(SnapshotPlan *plan, SnapshotStore *store,
+                                    const SnapshotOptions &options,
+                                    const std::string &exported_snapshot) {
+    Readers readers(plan, store, options, exported_snapshot);
+    return readers.Run();
+}
+
+std::unique_ptr<SnapshotStore> MakeNdjsonSnapshotStore(const std::string &directory) {
+    return std::make_unique<NdjsonSnapshotStore>(directory);
+}
+
+}  // namespace snowcdc
