@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -130,8 +133,10 @@ class Readers {
         ranges_done_->Set(static_cast<double>(plan_->ranges.size() - todo_.size()));
         int n = std::max(1, std::min<int>(options_.parallelism, static_cast<int>(todo_.size())));
         std::vector<std::thread> threads;
-        for (int i = 0; i < n && !todo_.empty(); ++i)
+        running_ = todo_.empty() ? 0 : n;
+        for (int i = 0; i < running_; ++i)
             threads.emplace_back([this] { Work(); });
+        ReportProgress();
         for (auto &t : threads)
             t.join();
         if (store_error_)
@@ -140,6 +145,35 @@ class Readers {
     }
 
   private:
+    // Until the readers finish: a progress line on a terminal (stderr) every second, a log
+    // line every 10 seconds otherwise; the snowcdc_snapshot_* metrics at any time.
+    void ReportProgress() {
+        using Clock = std::chrono::steady_clock;
+        bool tty = isatty(2) != 0;
+        Clock::time_point started = Clock::now(), next_log = started + std::chrono::seconds(10);
+        double bytes_at_start = bytes_->Value();
+        std::unique_lock<std::mutex> lock(mu_);
+        while (running_ > 0) {
+            finished_.wait_for(lock, std::chrono::seconds(1));
+            double seconds = std::chrono::duration<double>(Clock::now() - started).count() + 1e-9;
+            double mb = (bytes_->Value() - bytes_at_start) / 1e6;
+            if (tty) {
+                std::fprintf(stderr, "\rsnapshot: %.0f/%.0f ranges, %.0f records, %.1f MB/s   ",
+                             ranges_done_->Value(), ranges_total_->Value(), records_->Value(),
+                             mb / seconds);
+                std::fflush(stderr);
+            } else if (Clock::now() >= next_log) {
+                next_log += std::chrono::seconds(10);
+                LogInfo("snapshot progress", {{"ranges_done", ranges_done_->Value()},
+                                              {"ranges_total", ranges_total_->Value()},
+                                              {"records_total", records_->Value()},
+                                              {"mb_per_s", mb / seconds}});
+            }
+        }
+        if (tty)
+            std::fprintf(stderr, "\n");
+    }
+
     bool Next(size_t *index) {
         std::lock_guard<std::mutex> lock(mu_);
         if (error_ || store_error_ || next_ >= todo_.size())
@@ -163,6 +197,9 @@ class Readers {
             if (!store_error_)
                 store_error_ = std::current_exception();
         }
+        std::lock_guard<std::mutex> lock(mu_);
+        --running_;
+        finished_.notify_all();
     }
 
     std::optional<PgError> WorkOrError() {
@@ -247,6 +284,8 @@ class Readers {
     const SnapshotOptions &options_;
     std::string exported_;
     std::mutex mu_;
+    std::condition_variable finished_;
+    int running_ = 0;
     std::vector<size_t> todo_;
     size_t next_ = 0;
     std::optional<PgError> error_;

@@ -328,7 +328,7 @@ TEST_F(SnapshotTest, WritesDuringTheSnapshotAreNeitherLostNorDuplicated) {
     ExpectBigEqualsTable();
 }
 
-TEST_F(SnapshotTest, KillNineMidSnapshotResumesEachRange) {
+TEST_F(SnapshotTest, SigtermAndKillNineMidSnapshotResumeEachRange) {
     cluster_->Exec("CREATE TABLE big (id int PRIMARY KEY, v bigint, pad text)");
     cluster_->Exec(
         "INSERT INTO big SELECT g, g, repeat('p', 200) FROM generate_series(1, 150000) g");
@@ -336,9 +336,19 @@ TEST_F(SnapshotTest, KillNineMidSnapshotResumesEachRange) {
     std::vector<std::string> options = {"--snapshot-range-blocks", "1000",
                                         "--snapshot-parallelism",  "2",
                                         "--snapshot-commit-bytes", "128kB"};
+    // SIGTERM mid-snapshot: stops at the next commit, exits 0, the plan stays unfinished.
     StartShipper(options);
     ASSERT_TRUE(WaitUntil([&] { return SnapshotSize(dir_) > (1u << 20) || !shipper_->Running(); },
                           seconds(120)));
+    shipper_->Signal(SIGTERM);
+    EXPECT_EQ(shipper_->WaitExit(), 0);
+    ASSERT_TRUE(PlanIs("reading")) << "the snapshot ended before SIGTERM: make big larger";
+    uint64_t stopped_at = SnapshotSize(dir_);
+    // kill -9 mid-snapshot, after the resumed run wrote some more.
+    StartShipper(options);
+    ASSERT_TRUE(WaitUntil(
+        [&] { return SnapshotSize(dir_) > stopped_at + (1u << 20) || !shipper_->Running(); },
+        seconds(120)));
     shipper_->Signal(SIGKILL);
     shipper_->WaitExit();
     ASSERT_TRUE(PlanIs("reading")) << "the snapshot ended before the kill: make big larger";
