@@ -126,6 +126,11 @@ int RunCheck(const Settings &settings) {
     Report report;
     report.Ok("settings", "valid");
     CheckSink(settings, &report);
+    if (settings.GetString("snapshot") == "initial" && settings.GetString("sink") != "ndjson-dir")
+        report.Fail("snapshot",
+                    "snapshot = initial with sink " + settings.GetString("sink") +
+                        ": only ndjson-dir can hold a snapshot so far",
+                    "set --snapshot never (and copy existing rows another way) or use ndjson-dir");
     std::string slot = settings.GetString("slot");
     if (!ValidSlotName(slot))
         report.Fail("slot", "name '" + slot + "' is invalid", "use lower-case letters, digits, _");
