@@ -2,7 +2,8 @@
 // copies the tables into the ndjson-dir sink (snap_*.ndjson) and then streams WAL from the
 // slot's consistent point. Checks: rows of every type are written as the plugin writes them;
 // writes during the snapshot are neither lost nor duplicated (the replica, merged by (lsn, seq),
-// equals the table); a kill -9 mid-snapshot resumes each range after what it holds.
+// equals the table); SIGTERM or kill -9 mid-snapshot resumes each range after what it holds;
+// snapshot_tables selects tables, a finished snapshot is not repeated, later tables come by WAL.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
@@ -371,6 +372,38 @@ TEST_F(SnapshotTest, SigtermAndKillNineMidSnapshotResumeEachRange) {
     ExpectSnapshotBeforeChanges();
     ExpectStreamsStrictlyIncreasing();
     ExpectBigEqualsTable();
+}
+
+// snapshot_tables picks tables; a finished snapshot is not taken again on restart; a table
+// created later arrives through WAL like any change.
+TEST_F(SnapshotTest, SelectedTablesOnceThenALaterTableByWal) {
+    cluster_->Exec("CREATE TABLE picked (id int PRIMARY KEY, v text)");
+    cluster_->Exec("CREATE TABLE skipped (id int PRIMARY KEY, v text)");
+    cluster_->Exec("INSERT INTO picked SELECT g, 'p' || g FROM generate_series(1, 500) g");
+    cluster_->Exec("INSERT INTO skipped SELECT g, 's' || g FROM generate_series(1, 500) g");
+    StartShipper({"--snapshot-tables", "public.pick*, public.done"});
+    ASSERT_NO_FATAL_FAILURE(FinishWithMarker(1));
+    std::set<std::string> tables;
+    for (const json &r : SnapshotRecords())
+        tables.insert(r["table"].get<std::string>());
+    EXPECT_EQ(tables, std::set<std::string>{"picked"});
+    EXPECT_EQ(Replica("picked").size(), 500u);
+    size_t snapshot_records = SnapshotRecords().size();
+
+    shipper_->Signal(SIGTERM);
+    ASSERT_EQ(shipper_->WaitExit(), 0);
+    cluster_->Exec("CREATE TABLE later (id int PRIMARY KEY, v text)");
+    cluster_->Exec("INSERT INTO later SELECT g, 'l' || g FROM generate_series(1, 50) g");
+    cluster_->Exec("UPDATE picked SET v = 'changed' WHERE id <= 10");
+    StartShipper({"--snapshot-tables", "public.pick*, public.done"});
+    ASSERT_NO_FATAL_FAILURE(FinishWithMarker(2));
+    EXPECT_EQ(SnapshotRecords().size(), snapshot_records) << "the snapshot was taken again";
+    EXPECT_EQ(Replica("later").size(), 50u);
+    std::map<int64_t, json> picked = Replica("picked");
+    ASSERT_EQ(picked.size(), 500u);
+    EXPECT_EQ(picked[10]["v"], "changed");
+    EXPECT_EQ(picked[11]["v"], "p11");
+    EXPECT_TRUE(Replica("skipped").empty());
 }
 
 }  // namespace
