@@ -67,8 +67,9 @@ struct PluginState {
 
 /* Per-transaction state, on txn->output_plugin_private. */
 struct TxnState {
-    uint64 records;     /* records written so far: the next seq, and n at commit */
-    bool begin_written; /* the begin record went out (transactions option) */
+    uint64 records;       /* records written so far: the next seq, and n at commit */
+    bool begin_written;   /* the begin record went out (transactions option) */
+    TxnEnvelope envelope; /* lsn, xid and ts of every record, formatted at begin */
 };
 
 /* Session counter for RelationEntry::filter_generation; 0 means never computed. */
@@ -452,6 +453,8 @@ void BeginTxn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn) {
     ReleaseInvalidRelationEntries();
     TxnState *txn_state =
         static_cast<TxnState *>(MemoryContextAllocZero(ctx->context, sizeof(TxnState)));
+    /* without streaming, begin is called at replay: the commit LSN and time are known */
+    FormatTxnEnvelope(&txn_state->envelope, txn->final_lsn, true, txn->xid, CommitTimeUnixUs(txn));
     txn->output_plugin_private = txn_state;
 }
 
@@ -518,14 +521,12 @@ void WriteChange(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferT
     StringInfo out = ctx->out;
     switch (change->action) {
         case REORDER_BUFFER_CHANGE_INSERT:
-            AppendRowEnvelope(out, "{\"op\":\"c\"", txn->final_lsn, seq, true, txn->xid,
-                              CommitTimeUnixUs(txn), entry);
+            AppendRowEnvelope(out, "{\"op\":\"c\"", &GetTxnState(txn)->envelope, seq, entry);
             AppendKeyObject(out, entry, &new_row, opts);
             AppendRowObject(out, ",\"after\":{", entry, &new_row, nullptr, nullptr, nullptr, opts);
             break;
         case REORDER_BUFFER_CHANGE_UPDATE: {
-            AppendRowEnvelope(out, "{\"op\":\"u\"", txn->final_lsn, seq, true, txn->xid,
-                              CommitTimeUnixUs(txn), entry);
+            AppendRowEnvelope(out, "{\"op\":\"u\"", &GetTxnState(txn)->envelope, seq, entry);
             AppendKeyObject(out, entry, old_tuple != nullptr ? &old_row : &new_row, opts);
             int *toast_columns = static_cast<int *>(palloc(entry->natts * sizeof(int)));
             int ntoast_columns = 0;
@@ -538,8 +539,7 @@ void WriteChange(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferT
             break;
         }
         case REORDER_BUFFER_CHANGE_DELETE:
-            AppendRowEnvelope(out, "{\"op\":\"d\"", txn->final_lsn, seq, true, txn->xid,
-                              CommitTimeUnixUs(txn), entry);
+            AppendRowEnvelope(out, "{\"op\":\"d\"", &GetTxnState(txn)->envelope, seq, entry);
             if (old_tuple != nullptr) {
                 AppendKeyObject(out, entry, &old_row, opts);
                 if (old_is_full && state->options.before)
@@ -590,8 +590,7 @@ void Truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations
             continue;
         }
         uint64 seq = StartTxnRecord(ctx, state, txn);
-        AppendRowEnvelope(ctx->out, "{\"op\":\"t\"", txn->final_lsn, seq, true, txn->xid,
-                          CommitTimeUnixUs(txn), entry);
+        AppendRowEnvelope(ctx->out, "{\"op\":\"t\"", &GetTxnState(txn)->envelope, seq, entry);
         if (change->data.truncate.cascade)
             AppendLiteral(ctx->out, ",\"cascade\":true");
         if (change->data.truncate.restart_seqs)

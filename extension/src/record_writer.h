@@ -25,12 +25,27 @@ struct RowImage {
 void DeformRow(Relation rel, HeapTuple tuple, RowImage *row);
 
 /*
+ * The envelope fields that stay the same for every record of a transaction (or of a
+ * snapshot), formatted once: `,"lsn":..,"seq":` before the seq and `[,"xid":..],"ts":..`
+ * after it.
+ */
+struct TxnEnvelope {
+    char before_seq[40]; /* `,"lsn":<lsn>,"seq":` */
+    int before_seq_len;
+    char after_seq[64]; /* `,"xid":<xid>,"ts":<ts>`, without the xid when it has none */
+    int after_seq_len;
+};
+
+/* Formats the fixed envelope fields of a transaction's records into `envelope`. */
+void FormatTxnEnvelope(TxnEnvelope *envelope, uint64 lsn, bool has_xid, TransactionId xid,
+                       int64 ts);
+
+/*
  * Appends `{"op":"<op>","lsn":..,"seq":..[,"xid":..],"ts":..,"schema":..,"table":..`
  * (left open for the fields that follow).
  */
-void AppendRowEnvelope(StringInfo out, const char *op_literal, int op_literal_len, uint64 lsn,
-                       uint64 seq, bool has_xid, TransactionId xid, int64 ts,
-                       const RelationEntry *entry);
+void AppendRowEnvelope(StringInfo out, const char *op_literal, int op_literal_len,
+                       const TxnEnvelope *envelope, uint64 seq, const RelationEntry *entry);
 
 /* Appends `,"key":{..}` from `row`, or nothing when the relation has no key. */
 void AppendKeyObject(StringInfo out, const RelationEntry *entry, const RowImage *row,
@@ -48,10 +63,9 @@ void AppendRowObject(StringInfo out, const char *field_literal, int field_litera
 
 /* The same, with the op and field fragments given as string literals. */
 template <int N>
-inline void AppendRowEnvelope(StringInfo out, const char (&op_literal)[N], uint64 lsn, uint64 seq,
-                              bool has_xid, TransactionId xid, int64 ts,
-                              const RelationEntry *entry) {
-    AppendRowEnvelope(out, op_literal, N - 1, lsn, seq, has_xid, xid, ts, entry);
+inline void AppendRowEnvelope(StringInfo out, const char (&op_literal)[N],
+                              const TxnEnvelope *envelope, uint64 seq, const RelationEntry *entry) {
+    AppendRowEnvelope(out, op_literal, N - 1, envelope, seq, entry);
 }
 
 template <int N>

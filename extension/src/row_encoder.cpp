@@ -11,6 +11,9 @@
 namespace snowcdc {
 namespace {
 
+/* Digits of the largest uint64 in decimal. */
+constexpr int kMaxUint64Digits = 20;
+
 /* True when the datum is a TOAST pointer to a value the WAL record does not carry. */
 bool IsUnchangedToast(const ColumnEncoder *column, bool isnull, Datum value) {
     return column->varlena && !isnull && VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(value));
@@ -34,21 +37,46 @@ void DeformRow(Relation rel, HeapTuple tuple, RowImage *row) {
     heap_deform_tuple(tuple, desc, row->values, row->nulls);
 }
 
-void AppendRowEnvelope(StringInfo out, const char *op_literal, int op_literal_len, uint64 lsn,
-                       uint64 seq, bool has_xid, TransactionId xid, int64 ts,
-                       const RelationEntry *entry) {
-    appendBinaryStringInfo(out, op_literal, op_literal_len);
-    AppendLiteral(out, ",\"lsn\":");
-    AppendUint64(out, lsn);
-    AppendLiteral(out, ",\"seq\":");
-    AppendUint64(out, seq);
+void FormatTxnEnvelope(TxnEnvelope *envelope, uint64 lsn, bool has_xid, TransactionId xid,
+                       int64 ts) {
+    StringInfoData part;
+    initStringInfo(&part);
+    AppendLiteral(&part, ",\"lsn\":");
+    AppendUint64(&part, lsn);
+    AppendLiteral(&part, ",\"seq\":");
+    Assert(part.len <= static_cast<int>(sizeof(envelope->before_seq)));
+    memcpy(envelope->before_seq, part.data, part.len);
+    envelope->before_seq_len = part.len;
+    resetStringInfo(&part);
     if (has_xid) {
-        AppendLiteral(out, ",\"xid\":");
-        AppendUint64(out, xid);
+        AppendLiteral(&part, ",\"xid\":");
+        AppendUint64(&part, xid);
     }
-    AppendLiteral(out, ",\"ts\":");
-    AppendInt64(out, ts);
-    appendBinaryStringInfo(out, entry->envelope, entry->envelope_len);
+    AppendLiteral(&part, ",\"ts\":");
+    AppendInt64(&part, ts);
+    Assert(part.len <= static_cast<int>(sizeof(envelope->after_seq)));
+    memcpy(envelope->after_seq, part.data, part.len);
+    envelope->after_seq_len = part.len;
+    pfree(part.data);
+}
+
+void AppendRowEnvelope(StringInfo out, const char *op_literal, int op_literal_len,
+                       const TxnEnvelope *envelope, uint64 seq, const RelationEntry *entry) {
+    /* one reservation for the whole envelope, then plain copies */
+    enlargeStringInfo(out, op_literal_len + envelope->before_seq_len + kMaxUint64Digits +
+                               envelope->after_seq_len + entry->envelope_len);
+    char *end = out->data + out->len;
+    memcpy(end, op_literal, op_literal_len);
+    end += op_literal_len;
+    memcpy(end, envelope->before_seq, envelope->before_seq_len);
+    end += envelope->before_seq_len;
+    end += pg_ulltoa_n(seq, end);
+    memcpy(end, envelope->after_seq, envelope->after_seq_len);
+    end += envelope->after_seq_len;
+    memcpy(end, entry->envelope, entry->envelope_len);
+    end += entry->envelope_len;
+    *end = '\0';
+    out->len = static_cast<int>(end - out->data);
 }
 
 void AppendKeyObject(StringInfo out, const RelationEntry *entry, const RowImage *row,
@@ -115,8 +143,9 @@ void SnowcdcAppendRowRecord(StringInfo out, Relation rel, HeapTuple tuple, uint6
     snowcdc::RelationEntry *entry = snowcdc::LookupRelationEntry(rel);
     snowcdc::RowImage row;
     snowcdc::DeformRow(rel, tuple, &row);
-    snowcdc::AppendRowEnvelope(out, "{\"op\":\"r\"", lsn, seq, false, InvalidTransactionId,
-                               ts_unix_us, entry);
+    snowcdc::TxnEnvelope envelope;
+    snowcdc::FormatTxnEnvelope(&envelope, lsn, false, InvalidTransactionId, ts_unix_us);
+    snowcdc::AppendRowEnvelope(out, "{\"op\":\"r\"", &envelope, seq, entry);
     snowcdc::AppendKeyObject(out, entry, &row, opts);
     snowcdc::AppendRowObject(out, ",\"after\":{", entry, &row, nullptr, nullptr, nullptr, opts);
     appendStringInfoCharMacro(out, '}');

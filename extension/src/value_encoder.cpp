@@ -67,6 +67,27 @@ void RestoreOutputSettings(const OutputSettings *saved) {
     session_timezone = saved->time_zone;
 }
 
+/* Bytes scanned at once for characters a JSON string must escape. */
+constexpr int kWordBytes = sizeof(uint64);
+
+/*
+ * True when one of the kWordBytes bytes at `bytes` is below 0x20, '"' or '\\' (the bytes
+ * AppendJsonEscapedUtf8 escapes). Each test is the "has a byte less than n" word trick:
+ * it can misreport which byte matched, never whether one did. Bytes >= 0x80 never match.
+ */
+inline bool WordNeedsEscape(const char *bytes) {
+    constexpr uint64 kOnes = UINT64CONST(0x0101010101010101);
+    constexpr uint64 kHighBits = UINT64CONST(0x8080808080808080);
+    uint64 word;
+    memcpy(&word, bytes, sizeof(word));
+    uint64 quote = word ^ (kOnes * '"');
+    uint64 backslash = word ^ (kOnes * '\\');
+    uint64 control = (word - kOnes * 0x20) & ~word;
+    uint64 is_quote = (quote - kOnes) & ~quote;
+    uint64 is_backslash = (backslash - kOnes) & ~backslash;
+    return ((control | is_quote | is_backslash) & kHighBits) != 0;
+}
+
 void AppendChar(StringInfo out, char c) {
     appendStringInfoCharMacro(out, c);
 }
@@ -580,12 +601,18 @@ void AppendUint64(StringInfo out, uint64 value) {
 void AppendJsonEscapedUtf8(StringInfo out, const char *text, int len) {
     AppendChar(out, '"');
     int run_start = 0;
-    for (int i = 0; i < len; i++) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
+    int i = 0;
+    while (i < len) {
+        /* clean stretches are skipped a word at a time and copied in one append */
+        if (i + kWordBytes <= len && !WordNeedsEscape(text + i)) {
+            i += kWordBytes;
+            continue;
+        }
+        unsigned char c = static_cast<unsigned char>(text[i++]);
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        appendBinaryStringInfo(out, text + run_start, i - run_start);
-        run_start = i + 1;
+        appendBinaryStringInfo(out, text + run_start, i - 1 - run_start);
+        run_start = i;
         switch (c) {
             case '"':
                 AppendLiteral(out, "\\\"");
