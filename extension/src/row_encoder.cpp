@@ -21,7 +21,7 @@ bool IsUnchangedToast(const ColumnEncoder *column, bool isnull, Datum value) {
 
 void AppendColumnValue(StringInfo out, const ColumnEncoder *column, bool isnull, Datum value,
                        const SnowcdcEncoderOptions *opts) {
-    appendBinaryStringInfo(out, column->key_fragment, column->key_fragment_len);
+    AppendBytes(out, column->key_fragment, column->key_fragment_len);
     if (isnull)
         AppendLiteral(out, "null");
     else
@@ -96,7 +96,7 @@ void AppendKeyObject(StringInfo out, const RelationEntry *entry, const RowImage 
 void AppendRowObject(StringInfo out, const char *field_literal, int field_literal_len,
                      const RelationEntry *entry, const RowImage *row, const RowImage *fallback,
                      int *toast_columns, int *ntoast_columns, const SnowcdcEncoderOptions *opts) {
-    appendBinaryStringInfo(out, field_literal, field_literal_len);
+    AppendBytes(out, field_literal, field_literal_len);
     bool first = true;
     for (int i = 0; i < entry->natts; i++) {
         const ColumnEncoder *column = &entry->columns[i];
@@ -131,7 +131,7 @@ void AppendToastArray(StringInfo out, const RelationEntry *entry, const int *toa
         if (k > 0)
             appendStringInfoCharMacro(out, ',');
         /* the key fragment is the escaped name followed by ':' */
-        appendBinaryStringInfo(out, column->key_fragment, column->key_fragment_len - 1);
+        AppendBytes(out, column->key_fragment, column->key_fragment_len - 1);
     }
     appendStringInfoCharMacro(out, ']');
 }

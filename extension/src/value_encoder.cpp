@@ -98,7 +98,7 @@ void AppendPadded(StringInfo out, int64 value, int width) {
     int len = pg_ulltoa_n(static_cast<uint64>(value), digits);
     for (int i = len; i < width; i++)
         AppendChar(out, '0');
-    appendBinaryStringInfo(out, digits, len);
+    AppendBytes(out, digits, len);
 }
 
 /* Appends ".ffffff" with trailing zeros trimmed; nothing when `usec` is zero. */
@@ -115,7 +115,7 @@ void AppendFraction(StringInfo out, int64 usec) {
     while (len > 0 && digits[len - 1] == '0')
         len--;
     AppendChar(out, '.');
-    appendBinaryStringInfo(out, digits, len);
+    AppendBytes(out, digits, len);
 }
 
 /* Astronomical year (0 = 1 BC, -43 = 44 BC), at least four digits, signed when negative. */
@@ -288,7 +288,7 @@ void AppendFloat8(StringInfo out, float8 value) {
     } else {
         char digits[DOUBLE_SHORTEST_DECIMAL_LEN];
         int len = double_to_shortest_decimal_bufn(value, digits);
-        appendBinaryStringInfo(out, digits, len);
+        AppendBytes(out, digits, len);
     }
 }
 
@@ -299,7 +299,7 @@ void AppendFloat4(StringInfo out, float4 value) {
     }
     char digits[FLOAT_SHORTEST_DECIMAL_LEN];
     int len = float_to_shortest_decimal_bufn(value, digits);
-    appendBinaryStringInfo(out, digits, len);
+    AppendBytes(out, digits, len);
 }
 
 void AppendNumeric(StringInfo out, Datum value, const SnowcdcEncoderOptions *opts) {
@@ -586,16 +586,19 @@ TypeEncoder *LookupTypeEncoder(Oid type_id) {
     return encoder;
 }
 
+/* The digits are written straight into the buffer, after one room check. */
 void AppendInt64(StringInfo out, int64 value) {
-    char digits[kMaxDigits];
-    int len = pg_lltoa(value, digits);
-    appendBinaryStringInfo(out, digits, len);
+    if (unlikely(out->maxlen - out->len <= kMaxDigits))
+        enlargeStringInfo(out, kMaxDigits);
+    out->len += pg_lltoa(value, out->data + out->len);
+    out->data[out->len] = '\0';
 }
 
 void AppendUint64(StringInfo out, uint64 value) {
-    char digits[kMaxDigits];
-    int len = pg_ulltoa_n(value, digits);
-    appendBinaryStringInfo(out, digits, len);
+    if (unlikely(out->maxlen - out->len <= kMaxDigits))
+        enlargeStringInfo(out, kMaxDigits);
+    out->len += pg_ulltoa_n(value, out->data + out->len);
+    out->data[out->len] = '\0';
 }
 
 void AppendJsonEscapedUtf8(StringInfo out, const char *text, int len) {
@@ -611,7 +614,7 @@ void AppendJsonEscapedUtf8(StringInfo out, const char *text, int len) {
         unsigned char c = static_cast<unsigned char>(text[i++]);
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        appendBinaryStringInfo(out, text + run_start, i - 1 - run_start);
+        AppendBytes(out, text + run_start, i - 1 - run_start);
         run_start = i;
         switch (c) {
             case '"':
@@ -637,11 +640,11 @@ void AppendJsonEscapedUtf8(StringInfo out, const char *text, int len) {
                 break;
             default: {
                 char escape[6] = {'\\', 'u', '0', '0', kHexDigits[c >> 4], kHexDigits[c & 0xF]};
-                appendBinaryStringInfo(out, escape, sizeof(escape));
+                AppendBytes(out, escape, sizeof(escape));
             }
         }
     }
-    appendBinaryStringInfo(out, text + run_start, len - run_start);
+    AppendBytes(out, text + run_start, len - run_start);
     AppendChar(out, '"');
 }
 
