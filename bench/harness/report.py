@@ -238,5 +238,11 @@ def update_readme(readme_path, suite, text):
         readme.write(content)
 
 
+def utc_from_mtime(path):
+    """A file's modification time as 'YYYY-MM-DD HH:MM' in UTC."""
+    return datetime.datetime.fromtimestamp(
+        os.path.getmtime(path), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
 def utc_now():
     return datetime.datetime.now(datetime.timezone.utc)
