@@ -30,9 +30,10 @@ void DeformRow(Relation rel, HeapTuple tuple, RowImage *row);
  * after it.
  */
 struct TxnEnvelope {
-    char before_seq[40]; /* `,"lsn":<lsn>,"seq":` */
+    char before_seq[40]; /* `,"lsn":<lsn>,"seq":` (at most 34 bytes) */
     int before_seq_len;
-    char after_seq[64]; /* `,"xid":<xid>,"ts":<ts>`, without the xid when it has none */
+    /* `,"xid":<xid>,"ts":<ts>`, no xid when it has none (at most 43 bytes and a NUL) */
+    char after_seq[64];
     int after_seq_len;
 };
 

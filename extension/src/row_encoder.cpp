@@ -14,6 +14,13 @@ namespace {
 /* Digits of the largest uint64 in decimal. */
 constexpr int kMaxUint64Digits = 20;
 
+/* Copies a string literal (without its NUL) to `dest`; returns the end of the copy. */
+template <int N>
+char *CopyLiteral(char *dest, const char (&literal)[N]) {
+    memcpy(dest, literal, N - 1);
+    return dest + N - 1;
+}
+
 /* True when the datum is a TOAST pointer to a value the WAL record does not carry. */
 bool IsUnchangedToast(const ColumnEncoder *column, bool isnull, Datum value) {
     return column->varlena && !isnull && VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(value));
@@ -39,25 +46,20 @@ void DeformRow(Relation rel, HeapTuple tuple, RowImage *row) {
 
 void FormatTxnEnvelope(TxnEnvelope *envelope, uint64 lsn, bool has_xid, TransactionId xid,
                        int64 ts) {
-    StringInfoData part;
-    initStringInfo(&part);
-    AppendLiteral(&part, ",\"lsn\":");
-    AppendUint64(&part, lsn);
-    AppendLiteral(&part, ",\"seq\":");
-    Assert(part.len <= static_cast<int>(sizeof(envelope->before_seq)));
-    memcpy(envelope->before_seq, part.data, part.len);
-    envelope->before_seq_len = part.len;
-    resetStringInfo(&part);
+    /* the buffers hold the longest values: 20-digit lsn, 10-digit xid, signed 19-digit ts */
+    char *end = envelope->before_seq;
+    end = CopyLiteral(end, ",\"lsn\":");
+    end += pg_ulltoa_n(lsn, end);
+    end = CopyLiteral(end, ",\"seq\":");
+    envelope->before_seq_len = static_cast<int>(end - envelope->before_seq);
+    end = envelope->after_seq;
     if (has_xid) {
-        AppendLiteral(&part, ",\"xid\":");
-        AppendUint64(&part, xid);
+        end = CopyLiteral(end, ",\"xid\":");
+        end += pg_ulltoa_n(xid, end);
     }
-    AppendLiteral(&part, ",\"ts\":");
-    AppendInt64(&part, ts);
-    Assert(part.len <= static_cast<int>(sizeof(envelope->after_seq)));
-    memcpy(envelope->after_seq, part.data, part.len);
-    envelope->after_seq_len = part.len;
-    pfree(part.data);
+    end = CopyLiteral(end, ",\"ts\":");
+    end += pg_lltoa(ts, end);
+    envelope->after_seq_len = static_cast<int>(end - envelope->after_seq);
 }
 
 void AppendRowEnvelope(StringInfo out, const char *op_literal, int op_literal_len,

@@ -101,6 +101,13 @@ void AppendPadded(StringInfo out, int64 value, int width) {
     AppendBytes(out, digits, len);
 }
 
+/* Appends `value` (0..99: a month, day, hour, minute or second) as exactly two digits. */
+void AppendTwoDigits(StringInfo out, int value) {
+    Assert(value >= 0 && value <= 99);
+    char digits[2] = {static_cast<char>('0' + value / 10), static_cast<char>('0' + value % 10)};
+    AppendBytes(out, digits, 2);
+}
+
 /* Appends ".ffffff" with trailing zeros trimmed; nothing when `usec` is zero. */
 void AppendFraction(StringInfo out, int64 usec) {
     if (usec == 0)
@@ -131,17 +138,17 @@ void AppendYear(StringInfo out, int year) {
 void AppendDateParts(StringInfo out, int year, int month, int day) {
     AppendYear(out, year);
     AppendChar(out, '-');
-    AppendPadded(out, month, 2);
+    AppendTwoDigits(out, month);
     AppendChar(out, '-');
-    AppendPadded(out, day, 2);
+    AppendTwoDigits(out, day);
 }
 
 void AppendTimeParts(StringInfo out, int hour, int minute, int second, int64 usec) {
-    AppendPadded(out, hour, 2);
+    AppendTwoDigits(out, hour);
     AppendChar(out, ':');
-    AppendPadded(out, minute, 2);
+    AppendTwoDigits(out, minute);
     AppendChar(out, ':');
-    AppendPadded(out, second, 2);
+    AppendTwoDigits(out, second);
     AppendFraction(out, usec);
 }
 
