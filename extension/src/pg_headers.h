@@ -44,6 +44,7 @@ extern "C" {
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
+#include "utils/uuid.h"
 }
 
 #endif /* SNOWCDC_PG_HEADERS_H */

@@ -101,6 +101,21 @@ void AppendPadded(StringInfo out, int64 value, int width) {
     AppendBytes(out, digits, len);
 }
 
+/* uuid as a JSON string, byte for byte what uuid_out prints: lowercase hex, 8-4-4-4-12. */
+void AppendUuid(StringInfo out, const pg_uuid_t *uuid) {
+    char text[1 + 2 * UUID_LEN + 4 + 1];
+    int len = 0;
+    text[len++] = '"';
+    for (int i = 0; i < UUID_LEN; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            text[len++] = '-';
+        text[len++] = kHexDigits[uuid->data[i] >> 4];
+        text[len++] = kHexDigits[uuid->data[i] & 0xF];
+    }
+    text[len++] = '"';
+    AppendBytes(out, text, len);
+}
+
 /* Appends `value` (0..99: a month, day, hour, minute or second) as exactly two digits. */
 void AppendTwoDigits(StringInfo out, int value) {
     Assert(value >= 0 && value <= 99);
@@ -127,7 +142,13 @@ void AppendFraction(StringInfo out, int64 usec) {
 
 /* Astronomical year (0 = 1 BC, -43 = 44 BC), at least four digits, signed when negative. */
 void AppendYear(StringInfo out, int year) {
-    if (year < 0) {
+    if (year >= 1000 && year <= 9999) {
+        /* the common case: exactly four digits */
+        char digits[4] = {
+            static_cast<char>('0' + year / 1000), static_cast<char>('0' + year / 100 % 10),
+            static_cast<char>('0' + year / 10 % 10), static_cast<char>('0' + year % 10)};
+        AppendBytes(out, digits, 4);
+    } else if (year < 0) {
         AppendChar(out, '-');
         AppendPadded(out, -static_cast<int64>(year), 4);
     } else {
@@ -531,6 +552,8 @@ ValueKind KindOfBuiltin(Oid base_type, bool *found) {
             return ValueKind::kInterval;
         case CASHOID:
             return ValueKind::kMoney;
+        case UUIDOID:
+            return ValueKind::kUuid;
         default:
             *found = false;
             return ValueKind::kOther;
@@ -732,6 +755,9 @@ void AppendJsonValue(StringInfo out, const TypeEncoder *encoder, Datum value,
             break;
         case ValueKind::kMoney:
             AppendMoney(out, DatumGetCash(value));
+            break;
+        case ValueKind::kUuid:
+            AppendUuid(out, DatumGetUUIDP(value));
             break;
         case ValueKind::kArray:
             AppendArray(out, encoder, value, opts);

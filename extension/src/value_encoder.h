@@ -37,6 +37,7 @@ enum class ValueKind : uint8 {
     kTimeTz,
     kInterval,
     kMoney,
+    kUuid,      /* as uuid_out prints it: lowercase hex, 8-4-4-4-12 */
     kArray,     /* JSON array of the element encoder's values */
     kComposite, /* JSON object of the attributes */
     kOther,     /* the type's output function as a JSON string (enums, uuid, inet, ...) */
