@@ -320,9 +320,13 @@ class E2eSuite:
             "FROM generate_series(1, %d) g;" % self.rows_per_txn)
         self.log("e2e: latency: pgbench -R %d, %d rows per transaction, %d s"
                  % (self.rate, self.rows_per_txn, self.latency_seconds))
+        # The bench cluster runs synchronous_commit = off, so a commit would reach the
+        # walsender only when the WAL writer flushes it (wal_writer_delay, 200 ms): these
+        # sessions commit synchronously, as production does (fsync stays off).
+        env = dict(os.environ, PGOPTIONS="-c synchronous_commit=on")
         out = cluster_mod.run([self._bin("pgbench"), "-n", "-c", "2", "-j", "2", "-R",
                                str(self.rate), "-T", str(self.latency_seconds), "-f", steady]
-                              + self.cluster.conn_args(DBNAME)).stdout
+                              + self.cluster.conn_args(DBNAME), env=env).stdout
         transactions = next((int(line.split(":")[1]) for line in out.splitlines()
                              if line.startswith("number of transactions actually processed")), 0)
         # The histogram observes each transaction once the sink made it durable: wait until
@@ -363,7 +367,8 @@ def markdown(result, header_lines):
            recv_wall / result.shipper_wall, result.shipper_cpu * per_100k,
            result.shipper_hwm_kib / 1024.0),
         "",
-        "Latency at a steady rate: `pgbench -R %d -c 2` for %d s, %d inserts per transaction "
+        "Latency at a steady rate: `pgbench -R %d -c 2` (synchronous_commit on) for %d s, %d "
+        "inserts per transaction "
         "(%d changes/s asked; %d transactions done). Commit -> durable at the double, per "
         "transaction, from the shipper's `snowcdc_commit_to_durable_seconds` histogram (the "
         "double keeps no commit time per row); percentiles interpolated inside buckets %s s, "
