@@ -15,6 +15,7 @@ the rows committed, percentiles interpolated linearly inside the histogram's buc
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -290,6 +291,8 @@ class E2eSuite:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
+        # Only after success: on an error the logs stay in self.work, which the error names.
+        shutil.rmtree(self.work, ignore_errors=True)
         return result
 
     def _wait_durable(self, shipper, metrics_port, before, transactions, timeout):
