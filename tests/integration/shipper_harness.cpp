@@ -76,6 +76,23 @@ bool WaitUntil(const std::function<bool()> &condition, std::chrono::milliseconds
     return condition();
 }
 
+std::vector<std::string> QuickShipperArgs(const std::string &conninfo, const std::string &sink) {
+    return {"--conninfo",
+            conninfo,
+            "--slot",
+            "s1",
+            "--sink",
+            sink,
+            "--status-interval",
+            "100ms",
+            "--batch-max-delay",
+            "20ms",
+            "--reconnect-initial-delay",
+            "50ms",
+            "--reconnect-max-delay",
+            "500ms"};
+}
+
 std::string ReadFileText(const std::string &path) {
     std::ifstream in(path);
     std::stringstream ss;

@@ -128,26 +128,9 @@ class SnapshotTest : public ::testing::Test {
     }
 
     void StartShipper(std::vector<std::string> extra) {
-        std::vector<std::string> args = {"--conninfo",
-                                         cluster_->ConnInfo(),
-                                         "--slot",
-                                         "s1",
-                                         "--sink",
-                                         "ndjson-dir",
-                                         "--output-dir",
-                                         dir_,
-                                         "--status-interval",
-                                         "100ms",
-                                         "--batch-max-delay",
-                                         "20ms",
-                                         "--reconnect-initial-delay",
-                                         "50ms",
-                                         "--reconnect-max-delay",
-                                         "500ms",
-                                         "--snapshot",
-                                         "initial",
-                                         "--log-level",
-                                         "info"};
+        std::vector<std::string> args = QuickShipperArgs(cluster_->ConnInfo(), "ndjson-dir");
+        args.insert(args.end(),
+                    {"--output-dir", dir_, "--snapshot", "initial", "--log-level", "info"});
         args.insert(args.end(), extra.begin(), extra.end());
         shipper_ = std::make_unique<ShipperProcess>(args, log_);
     }
