@@ -2,13 +2,7 @@
 SET synchronous_commit = on;
 \set VERBOSITY terse
 SELECT 'init' FROM pg_create_logical_replication_slot('regression_slot', 'snowcdc');
--- The records, with LSNs, xids and commit times masked (transactions.sql asserts them).
-CREATE FUNCTION pg_temp.changes(VARIADIC options text[] DEFAULT '{}') RETURNS SETOF text
-LANGUAGE sql AS $$
-    SELECT regexp_replace(data, '"(lsn|end_lsn|xid|ts)":[0-9]+', '"\1":N', 'g')
-    FROM pg_logical_slot_get_changes('regression_slot', NULL, NULL, VARIADIC options)
-    WHERE data::json IS NOT NULL  -- every record must parse as JSON
-$$;
+\i include/changes.sql
 
 CREATE TABLE orig (id int PRIMARY KEY, v text);
 SELECT 'created' FROM pg_replication_origin_create('upstream');
