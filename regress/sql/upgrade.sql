@@ -1,9 +1,8 @@
 -- upgrade: installing the oldest available version and updating it with ALTER EXTENSION ...
 -- UPDATE gives exactly what a fresh install of the newest version gives: the same objects,
--- definitions and privileges. The build ships only the newest install script, so to check a
--- release's snowcdc--A--B.sql, CI first puts the previous release's install script in place:
---   git show vA:extension/sql/snowcdc.sql > "$(pg_config --sharedir)/extension/snowcdc--A.sql"
--- Without it (and today, with version 1.0 only) the path checked is empty.
+-- definitions and privileges. Every released version's install script stays installed
+-- (extension/sql/snowcdc--<version>.sql, frozen), so this really installs 1.0 and runs its
+-- upgrade scripts (1.0 -> 1.1: re-snapshot requests).
 SET synchronous_commit = on;
 \set VERBOSITY terse
 
@@ -26,6 +25,7 @@ $$;
 
 SELECT version AS oldest_version FROM pg_available_extension_versions
 WHERE name = 'snowcdc' ORDER BY string_to_array(version, '.')::int[] LIMIT 1 \gset
+SELECT :'oldest_version' AS oldest_version;
 
 CREATE EXTENSION snowcdc;
 CREATE TEMP TABLE fresh AS SELECT * FROM pg_temp.snowcdc_objects();
@@ -33,9 +33,8 @@ SELECT object FROM fresh ORDER BY object;
 DROP EXTENSION snowcdc;
 
 CREATE EXTENSION snowcdc VERSION :'oldest_version';
-SET client_min_messages = warning;  -- "already installed" when the path is empty
+SELECT extversion AS installed_version FROM pg_extension WHERE extname = 'snowcdc';
 ALTER EXTENSION snowcdc UPDATE;
-RESET client_min_messages;
 SELECT e.extversion = a.default_version AS at_default_version
 FROM pg_extension e JOIN pg_available_extensions a ON a.name = e.extname
 WHERE e.extname = 'snowcdc';
