@@ -140,6 +140,28 @@ void AppendToastArray(StringInfo out, const RelationEntry *entry, const int *toa
 
 }  // namespace snowcdc
 
+/* The state of SnowcdcBeginRowBatch: what every record of the batch shares. */
+struct SnowcdcRowBatch {
+    Relation rel;                  /* the relation whose rows are encoded */
+    snowcdc::RelationEntry *entry; /* its cached entry; NULL until the first row */
+    snowcdc::TxnEnvelope envelope; /* lsn and ts, formatted once */
+    SnowcdcEncoderOptions options; /* value encoding */
+};
+
+namespace {
+
+/* `{"op":"r",..,"key":{..},"after":{..}}` of one deformed row. */
+void AppendSnapshotRecord(StringInfo out, const snowcdc::RelationEntry *entry,
+                          const snowcdc::TxnEnvelope *envelope, uint64 seq,
+                          const snowcdc::RowImage *row, const SnowcdcEncoderOptions *opts) {
+    snowcdc::AppendRowEnvelope(out, "{\"op\":\"r\"", envelope, seq, entry);
+    snowcdc::AppendKeyObject(out, entry, row, opts);
+    snowcdc::AppendRowObject(out, ",\"after\":{", entry, row, nullptr, nullptr, nullptr, opts);
+    appendStringInfoCharMacro(out, '}');
+}
+
+}  // namespace
+
 void SnowcdcAppendRowRecord(StringInfo out, Relation rel, HeapTuple tuple, uint64 lsn, uint64 seq,
                             int64 ts_unix_us, const SnowcdcEncoderOptions *opts) {
     snowcdc::RelationEntry *entry = snowcdc::LookupRelationEntry(rel);
@@ -147,8 +169,29 @@ void SnowcdcAppendRowRecord(StringInfo out, Relation rel, HeapTuple tuple, uint6
     snowcdc::DeformRow(rel, tuple, &row);
     snowcdc::TxnEnvelope envelope;
     snowcdc::FormatTxnEnvelope(&envelope, lsn, false, InvalidTransactionId, ts_unix_us);
-    snowcdc::AppendRowEnvelope(out, "{\"op\":\"r\"", &envelope, seq, entry);
-    snowcdc::AppendKeyObject(out, entry, &row, opts);
-    snowcdc::AppendRowObject(out, ",\"after\":{", entry, &row, nullptr, nullptr, nullptr, opts);
-    appendStringInfoCharMacro(out, '}');
+    AppendSnapshotRecord(out, entry, &envelope, seq, &row, opts);
+}
+
+SnowcdcRowBatch *SnowcdcBeginRowBatch(Relation rel, uint64 lsn, int64 ts_unix_us,
+                                      const SnowcdcEncoderOptions *opts) {
+    SnowcdcRowBatch *batch = static_cast<SnowcdcRowBatch *>(palloc(sizeof(SnowcdcRowBatch)));
+    batch->rel = rel;
+    batch->entry = nullptr;
+    snowcdc::FormatTxnEnvelope(&batch->envelope, lsn, false, InvalidTransactionId, ts_unix_us);
+    batch->options = *opts;
+    return batch;
+}
+
+void SnowcdcAppendSlotRecord(StringInfo out, SnowcdcRowBatch *batch, TupleTableSlot *slot,
+                             uint64 seq) {
+    /*
+     * An invalidation (ANALYZE in another session is enough) marks the entry for a rebuild;
+     * the relid check guards against an entry released and reused for another relation.
+     */
+    snowcdc::RelationEntry *entry = batch->entry;
+    if (entry == nullptr || !entry->valid || entry->relid != RelationGetRelid(batch->rel))
+        batch->entry = entry = snowcdc::LookupRelationEntry(batch->rel);
+    slot_getallattrs(slot);
+    snowcdc::RowImage row = {slot->tts_values, slot->tts_isnull};
+    AppendSnapshotRecord(out, entry, &batch->envelope, seq, &row, &batch->options);
 }

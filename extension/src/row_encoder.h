@@ -30,4 +30,24 @@ struct SnowcdcEncoderOptions {
 void SnowcdcAppendRowRecord(StringInfo out, Relation rel, HeapTuple tuple, uint64 lsn, uint64 seq,
                             int64 ts_unix_us, const SnowcdcEncoderOptions *opts);
 
+/*
+ * Encodes many rows of one relation as `r` records with the same lsn and ts (one snapshot
+ * read): the envelope is formatted once, and the relation's cached entry is looked up again
+ * only after a relcache invalidation. Allocated in CurrentMemoryContext, which must outlive
+ * the rows; `rel` must stay open as long.
+ */
+struct SnowcdcRowBatch;
+
+SnowcdcRowBatch *SnowcdcBeginRowBatch(Relation rel, uint64 lsn, int64 ts_unix_us,
+                                      const SnowcdcEncoderOptions *opts);
+
+/*
+ * Appends the `r` record (as SnowcdcAppendRowRecord writes it) of the row in `slot`, a slot
+ * of the batch's relation. The slot's attributes are deformed in place; attributes added
+ * after the row was written read as their stored default. Allocates in CurrentMemoryContext
+ * only when a value must be detoasted or converted.
+ */
+void SnowcdcAppendSlotRecord(StringInfo out, SnowcdcRowBatch *batch, TupleTableSlot *slot,
+                             uint64 seq);
+
 #endif /* SNOWCDC_ROW_ENCODER_H */

@@ -40,16 +40,14 @@ static const int64 kPostgresEpochUnixMicros =
 
 /* State of one encode_rows() call, kept across its value-per-call invocations. */
 struct EncodeRowsScan {
-    Relation rel;                  /* the table, open with AccessShareLock until the scan ends */
-    Snapshot snapshot;             /* the query's snapshot, registered while the scan runs */
-    TableScanDesc scan;            /* TID-range scan over the requested blocks; NULL when none */
-    TupleTableSlot *slot;          /* the slot the scan fills, one row at a time */
-    uint64 lsn;                    /* envelope lsn: the snapshot's consistent point */
-    int64 ts_unix_us;              /* envelope ts: snapshot time, microseconds since 1970 */
-    SnowcdcEncoderOptions options; /* value encoding, the same as the slot's */
-    StringInfoData record;         /* the record being built; reused for every row */
-    MemoryContext row_context;     /* encoder allocations of one row, reset for every row */
-    bool open;                     /* false once the resources above have been released */
+    Relation rel;              /* the table, open with AccessShareLock until the scan ends */
+    Snapshot snapshot;         /* the query's snapshot, registered while the scan runs */
+    TableScanDesc scan;        /* TID-range scan over the requested blocks; NULL when none */
+    TupleTableSlot *slot;      /* the slot the scan fills, one row at a time */
+    SnowcdcRowBatch *batch;    /* the encoder's per-scan state: relation, lsn, ts, options */
+    StringInfoData record;     /* varlena header, then the record; reused for every row */
+    MemoryContext row_context; /* encoder allocations of one row, reset for every row */
+    bool open;                 /* false once the resources above have been released */
 };
 
 extern "C" {
@@ -166,10 +164,12 @@ static EncodeRowsScan *BeginEncodeRows(FunctionCallInfo fcinfo) {
     BlockNumber block_to = BlockArg(fcinfo, 4, "block_to", InvalidBlockNumber);
 
     EncodeRowsScan *s = static_cast<EncodeRowsScan *>(palloc0(sizeof(EncodeRowsScan)));
-    s->lsn = PG_GETARG_LSN(1);
-    s->ts_unix_us = UnixMicros(PG_GETARG_TIMESTAMPTZ(2));
-    s->options.numeric_as_string = !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
+    uint64 lsn = PG_GETARG_LSN(1);
+    int64 ts_unix_us = UnixMicros(PG_GETARG_TIMESTAMPTZ(2));
+    SnowcdcEncoderOptions options = {};
+    options.numeric_as_string = !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
     s->rel = OpenTableForEncoding(PG_GETARG_OID(0));
+    s->batch = SnowcdcBeginRowBatch(s->rel, lsn, ts_unix_us, &options);
     s->snapshot = RegisterSnapshot(GetActiveSnapshot());
     s->slot = table_slot_create(s->rel, NULL);
     if (block_from < block_to) {
@@ -180,26 +180,37 @@ static EncodeRowsScan *BeginEncodeRows(FunctionCallInfo fcinfo) {
         s->scan = table_beginscan_tidrange(s->rel, s->snapshot, &min_tid, &max_tid);
     }
     initStringInfo(&s->record);
+    appendStringInfoSpaces(&s->record, VARHDRSZ);
     s->row_context = AllocSetContextCreate(CurrentMemoryContext, "snowcdc encode_rows row",
                                            ALLOCSET_DEFAULT_SIZES);
     s->open = true;
     return s;
 }
 
-/* The next row's record, allocated in `result_context`, or NULL after the last row. */
+/*
+ * The next row's record as text, or NULL after the last row. In a UTF-8 database the text is
+ * s->record itself, built behind room for its varlena header: no copy, and valid until the
+ * next call, as a value-per-call result must be. Otherwise a converted copy allocated in
+ * `result_context`.
+ */
 static text *NextRecord(EncodeRowsScan *s, MemoryContext result_context) {
     if (s->scan == NULL || !table_scan_getnextslot_tidrange(s->scan, ForwardScanDirection, s->slot))
         return NULL;
+    /* nearly free when the previous row allocated nothing (no detoasting or conversion) */
     MemoryContextReset(s->row_context);
     MemoryContextSwitchTo(s->row_context);
-    bool should_free = false;
-    HeapTuple tuple = ExpandedTuple(ExecFetchSlotHeapTuple(s->slot, false, &should_free), s->rel);
-    uint64 seq = SnapshotSeq(&s->slot->tts_tid);
-    resetStringInfo(&s->record);
-    SnowcdcAppendRowRecord(&s->record, s->rel, tuple, s->lsn, seq, s->ts_unix_us, &s->options);
-    const char *data = ServerEncoded(&s->record);
+    s->record.len = VARHDRSZ;
+    s->record.data[VARHDRSZ] = '\0';
+    SnowcdcAppendSlotRecord(&s->record, s->batch, s->slot, SnapshotSeq(&s->slot->tts_tid));
+    const char *utf8 = s->record.data + VARHDRSZ;
+    const char *data = GetDatabaseEncoding() == PG_UTF8
+                           ? utf8
+                           : pg_any_to_server(utf8, s->record.len - VARHDRSZ, PG_UTF8);
     MemoryContextSwitchTo(result_context);
-    return cstring_to_text(data);
+    if (data != utf8)
+        return cstring_to_text(data);
+    SET_VARSIZE(s->record.data, s->record.len);
+    return reinterpret_cast<text *>(s->record.data);
 }
 
 /*
