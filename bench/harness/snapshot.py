@@ -73,7 +73,9 @@ class Table:
         self.record_bytes = 0  # encode_rows output, newlines included
 
 
-def _tables(sizes):
+def tables(scale):
+    sizes = SIZES[scale]
+
     def pgbench(cluster):
         cluster_mod.run([os.path.join(cluster.bindir, "pgbench"), "-i", "-q", "-s",
                          str(sizes["pgbench_scale"])] + cluster.conn_args(DBNAME))
@@ -152,6 +154,9 @@ def contenders():
                   "'/dev/null'`, the encoder alone, server side", "sql"),
         Contender("encode_rows_stdout", "`COPY (SELECT snowcdc.encode_rows(...)) TO STDOUT`, "
                   "psql writing to /dev/null", "sql"),
+        Contender("encode_rows_binary", "`COPY (SELECT snowcdc.encode_rows(...)) TO STDOUT "
+                  "(FORMAT binary)`, psql writing to /dev/null: what a reader of binary COPY "
+                  "would cost", "sql"),
         Contender("shipper_p1", "`snowcdc-shipper run`, snapshot = initial, sink ndjson-dir "
                   "on tmpfs, snapshot_parallelism 1", "shipper", 1),
         Contender("shipper_p2", "the same, snapshot_parallelism 2", "shipper", 2),
@@ -171,6 +176,8 @@ def _copy_sql(contender, table):
         return "COPY public.%s TO '/dev/null'" % table.name
     if contender.name == "copy_stdout":
         return "COPY public.%s TO STDOUT" % table.name
+    if contender.name == "encode_rows_binary":
+        return "COPY (%s) TO STDOUT (FORMAT binary)" % _encode_rows_query(table)
     target = "'/dev/null'" if contender.name == "encode_rows_devnull" else "STDOUT"
     return "COPY (%s) TO %s %s" % (_encode_rows_query(table), target, COPY_OPTIONS)
 
@@ -198,7 +205,7 @@ class SnapshotResult:
 class SnapshotSuite:
     def __init__(self, cluster, scale, rounds, shipper, double, log):
         self.cluster = cluster
-        self.sizes = SIZES[scale]
+        self.scale = scale
         self.rounds = rounds
         self.shipper = shipper
         self.double = double
@@ -260,7 +267,15 @@ class SnapshotSuite:
 
     # ---- timed runs ----
 
-    def _run_sql(self, contender, table):
+    def prepare(self, tables):
+        """Creates the database and loads and checks `tables`."""
+        self.cluster.psql("CREATE DATABASE %s" % DBNAME)
+        self.cluster.psql("CREATE EXTENSION snowcdc", DBNAME)
+        for table in tables:
+            self._load(table)
+            self._check_outputs(table)
+
+    def run_sql(self, contender, table):
         self.cluster.wait_sessions_gone()
         cpu_before = self.cluster.cpu_seconds()
         started = time.monotonic()
@@ -433,18 +448,14 @@ class SnapshotSuite:
 
     def _run(self, contender, table):
         if contender.kind == "sql":
-            return self._run_sql(contender, table)
+            return self.run_sql(contender, table)
         return self._run_shipper(contender, table)
 
     def run(self):
-        self.cluster.psql("CREATE DATABASE %s" % DBNAME)
-        self.cluster.psql("CREATE EXTENSION snowcdc", DBNAME)
         results = []
-        tables = _tables(self.sizes)
-        for table in tables:
-            self._load(table)
-            self._check_outputs(table)
-        for table in tables:
+        to_read = tables(self.scale)
+        self.prepare(to_read)
+        for table in to_read:
             result = SnapshotResult(table)
             for round_index in range(self.rounds):
                 offset = round_index % len(self.contenders)
@@ -538,6 +549,9 @@ def markdown(results, contenders_used, header_lines):
             reads = [s.read_wall for s in samples if s.read_wall is not None]
             output = table.copy_bytes if contender.name.startswith("copy") else \
                 table.record_bytes
+            if contender.name == "encode_rows_binary":
+                # no newline, a field count and a length per row; header and trailer
+                output = table.record_bytes + 5 * table.rows + 21
             lines.append("| %s | %.2f | %s | %.2f | %.2f | %.0f | %.1f | %.1f | %.2f | %.2f |" % (
                 contender.name, wall, "%.2f" % stats.median(reads) if reads else "-",
                 _median(samples, "server_cpu"), _median(samples, "client_cpu"),
