@@ -69,7 +69,8 @@ Shipper::Shipper(Settings settings, std::unique_ptr<Sink> sink,
         &m.GetGauge("snowcdc_in_flight_bytes", "Bytes buffered or submitted and not yet durable");
     latency_ = &m.GetHistogram("snowcdc_commit_to_durable_seconds",
                                "Time from a transaction's commit to the sink making it durable",
-                               {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
+                               {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4,
+                                0.5, 0.75, 1, 2.5, 5, 10, 30, 60});
     ApplySettings();
 }
 

@@ -49,7 +49,10 @@ struct HttpRequest {
     std::string url;
     std::vector<std::string> headers;  // "Name: value"
     std::string body;
+    const std::string *body_ref = nullptr;  // sent instead of `body` when set (not copied)
     std::chrono::milliseconds timeout{30000};
+
+    const std::string &Body() const { return body_ref != nullptr ? *body_ref : body; }
 };
 
 struct HttpResponse {

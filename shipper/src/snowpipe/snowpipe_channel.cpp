@@ -27,11 +27,31 @@ SnowpipeChannel::SnowpipeChannel(std::string name, TokenSource &tokens, PipeAddr
     : name_(std::move(name)),
       options_(std::move(options)),
       shared_(shared),
-      client_(tokens, std::move(pipe)),
-      backoff_(options_.backoff) {}
+      client_(tokens, pipe),
+      backoff_(options_.backoff) {
+    {
+        std::lock_guard<std::mutex> lock(shared_.mutex);
+        if (!shared_.poller) {
+            StatusPollerOptions poller{options_.status_min_interval, options_.status_interval,
+                                       options_.backoff};
+            shared_.poller =
+                std::make_unique<StatusPoller>(tokens, std::move(pipe), poller, shared_);
+        }
+    }
+    // Not under shared_.mutex: the poller's lock comes before the channels' locks, and a
+    // channel may take shared_.mutex under its own.
+    shared_.poller->Add(this);
+}
 
 SnowpipeChannel::~SnowpipeChannel() {
     Stop();
+    shared_.poller->Remove(this);
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t released = request_charge_;
+    for (size_t i = kept_; i < records_.size(); ++i) {
+        released += Charge(records_[i]);
+    }
+    shared_.in_flight_bytes -= released;
 }
 
 void SnowpipeChannel::Fail(const std::string &what) {
@@ -84,20 +104,26 @@ std::optional<std::string> SnowpipeChannel::ApplyOpenAnswer(const OpenAnswer &an
     }
     continuation_ = answer.continuation_token;
     session_.clear();
-    request_records_ = 0;
     need_open_ = false;
     backoff_.Reset();
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        sent_ = 0;
+        request_records_ = 0;
+        request_.body = std::string();
+        shared_.in_flight_bytes -= request_charge_;
+        request_charge_ = 0;
+        ++generation_;
         if (committed && (!committed_ || *committed_ < *committed)) {
             committed_ = committed;
         }
+        // What the token covers is committed (kept for late error reports); the rest of
+        // what was appended is gone with the old session and goes out again.
         size_t released = 0;
-        while (!records_.empty() && committed_ && records_.front().pos <= *committed_) {
-            released += records_.front().text.size() + 1;
-            records_.pop_front();
+        for (; kept_ < records_.size() && committed_ && records_[kept_].pos <= *committed_;
+             ++kept_) {
+            released += Charge(records_[kept_]);
         }
+        appended_ = kept_;
         shared_.in_flight_bytes -= released;
     }
     shared_.Notify();
@@ -124,23 +150,84 @@ void SnowpipeChannel::Stop() {
     }
 }
 
+// The records' texts are copied into one segment, so a record costs its bytes plus a
+// QueuedRecord rather than a string of its own. The committed position only grows through
+// appends of records already held, so a record above it now is above it at the push too.
 void SnowpipeChannel::Enqueue(std::vector<PendingRecord> records) {
+    std::optional<StreamPosition> committed = Committed();
+    size_t bytes = 0;
+    for (const PendingRecord &record : records) {
+        if (!committed || *committed < record.pos) {
+            bytes += record.text.size() + 1;
+        }
+    }
+    if (bytes == 0) {
+        return;
+    }
+    std::string segment;
+    segment.reserve(bytes);
+    std::vector<QueuedRecord> queued;
+    for (const PendingRecord &record : records) {
+        if (!committed || *committed < record.pos) {
+            queued.push_back(QueuedRecord{record.pos, 0, static_cast<uint32_t>(segment.size()),
+                                          static_cast<uint32_t>(record.text.size())});
+            segment += record.text;
+            segment += '\n';
+        }
+    }
+    records.clear();
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        for (PendingRecord &record : records) {
-            if (committed_ && record.pos <= *committed_) {
-                continue;
-            }
-            shared_.in_flight_bytes += record.text.size() + 1;
-            records_.push_back(std::move(record));
+        uint64_t sequence = first_segment_ + segments_.size();
+        for (QueuedRecord &record : queued) {
+            record.segment = sequence;
+            records_.push_back(record);
         }
+        segments_.push_back(std::move(segment));
+        shared_.in_flight_bytes += bytes + queued.size() * sizeof(QueuedRecord);
     }
     wake_.notify_all();
 }
 
 std::optional<StreamPosition> SnowpipeChannel::FirstPending() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return records_.empty() ? std::nullopt : std::optional<StreamPosition>(records_.front().pos);
+    return kept_ < records_.size() ? std::optional<StreamPosition>(records_[kept_].pos)
+                                   : std::nullopt;
+}
+
+bool SnowpipeChannel::WantsStatus(uint64_t *generation) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    *generation = generation_;
+    return appended_ > 0;
+}
+
+void SnowpipeChannel::DeliverStatus(DeliveredStatus status) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        // A newer status supersedes an unhandled older one: tokens and counters only grow.
+        delivered_ = std::move(status);
+    }
+    wake_.notify_all();
+}
+
+// A record's share of in_flight_bytes, from its Enqueue() until it is known committed.
+size_t SnowpipeChannel::Charge(const QueuedRecord &record) {
+    return record.length + size_t{1} + sizeof(QueuedRecord);
+}
+
+// With mutex_ held: drops the oldest record, and its segment after its last record.
+void SnowpipeChannel::PopFront() {
+    uint64_t segment = records_.front().segment;
+    records_.pop_front();
+    if (records_.empty() || records_.front().segment != segment) {
+        segments_.pop_front();
+        ++first_segment_;
+    }
+}
+
+std::string_view SnowpipeChannel::Text(const QueuedRecord &record) const {
+    return std::string_view(segments_[record.segment - first_segment_])
+        .substr(record.offset, record.length);
 }
 
 bool SnowpipeChannel::WaitBackoff(std::chrono::milliseconds delay) {
@@ -157,30 +244,27 @@ void SnowpipeChannel::RequestReopen() {
 void SnowpipeChannel::Run() {
     while (true) {
         bool unsent = false;
-        bool unconfirmed = false;
+        bool status = false;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             if (stopping_) {
                 return;
             }
-            unsent = sent_ < records_.size();
-            unconfirmed = sent_ > 0;
+            unsent = appended_ < records_.size();
+            status = delivered_.has_value();
         }
         Step step = Step::kContinue;
         if (need_open_) {
             step = Open();
-        } else if (unconfirmed && std::chrono::steady_clock::now() >= next_status_) {
-            step = PollStatus();
+        } else if (status) {
+            step = HandleStatus();
         } else if (unsent) {
             step = AppendNext();
         } else {
             std::unique_lock<std::mutex> lock(mutex_);
-            auto ready = [this] { return stopping_ || sent_ < records_.size(); };
-            if (unconfirmed) {
-                wake_.wait_until(lock, next_status_, ready);
-            } else {
-                wake_.wait(lock, ready);
-            }
+            wake_.wait(lock, [this] {
+                return stopping_ || appended_ < records_.size() || delivered_.has_value();
+            });
         }
         if (step == Step::kStop) {
             return;
@@ -230,7 +314,8 @@ SnowpipeChannel::Step SnowpipeChannel::Open() {
     return Step::kContinue;
 }
 
-// Fills request_ from the first unsent records, up to the request size limit.
+// Fills request_ from the first unsent records, up to the request size limit. Records of
+// one segment lie back to back with their '\n', so runs of them are copied at once.
 bool SnowpipeChannel::BuildRequest() {
     std::string body;
     size_t count = 0;
@@ -238,18 +323,33 @@ bool SnowpipeChannel::BuildRequest() {
     StreamPosition last;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        for (size_t i = sent_; i < records_.size(); ++i) {
-            const PendingRecord &record = records_[i];
-            if (count > 0 && body.size() + record.text.size() + 1 > options_.request_max_bytes) {
+        size_t bytes = 0;
+        size_t end = appended_;
+        for (; end < records_.size(); ++end) {
+            size_t size = records_[end].length + size_t{1};
+            if (end > appended_ && bytes + size > options_.request_max_bytes) {
                 break;
             }
-            if (count == 0) {
-                first = record.pos;
+            bytes += size;
+        }
+        body.reserve(bytes);
+        const char *run = nullptr;
+        size_t run_size = 0;
+        for (size_t i = appended_; i < end; ++i) {
+            std::string_view text = Text(records_[i]);
+            if (run != nullptr && run + run_size == text.data()) {
+                run_size += text.size() + 1;
+            } else {
+                body.append(run == nullptr ? "" : run, run_size);
+                run = text.data();
+                run_size = text.size() + 1;
             }
-            last = record.pos;
-            body += record.text;
-            body += '\n';
-            ++count;
+        }
+        body.append(run == nullptr ? "" : run, run_size);
+        count = end - appended_;
+        if (count > 0) {
+            first = records_[appended_].pos;
+            last = records_[end - 1].pos;
         }
     }
     if (count == 0) {
@@ -267,7 +367,10 @@ bool SnowpipeChannel::BuildRequest() {
         request_.compression = Compression::kNone;
         request_.body = std::move(body);
     }
+    std::lock_guard<std::mutex> lock(mutex_);
     request_records_ = count;
+    request_charge_ = request_.body.size();
+    shared_.in_flight_bytes += request_charge_;
     return true;
 }
 
@@ -281,17 +384,21 @@ SnowpipeChannel::Step SnowpipeChannel::AppendNext() {
     CallResult result = client_.Append(request_, &answer, &session_);
     switch (result.outcome) {
         case Outcome::kSuccess: {
-            std::lock_guard<std::mutex> lock(mutex_);
-            sent_ += request_records_;
-            shared_.appended_records += request_records_;
-            ++shared_.appends;
-            continuation_ = answer.continuation_token;
-            request_records_ = 0;
-            backoff_.Reset();
-            unauthorized_streak_ = 0;
-            if (next_status_ < std::chrono::steady_clock::now()) {
-                next_status_ = std::chrono::steady_clock::now() + options_.status_interval;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                appended_ += request_records_;
+                shared_.appended_records += request_records_;
+                ++shared_.appends;
+                continuation_ = answer.continuation_token;
+                request_records_ = 0;
+                request_.body = std::string();
+                shared_.in_flight_bytes -= request_charge_;
+                request_charge_ = 0;
+                backoff_.Reset();
+                unauthorized_streak_ = 0;
             }
+            // Not under mutex_: the poller takes the channels' locks under its own.
+            shared_.poller->Appended();
             return Step::kContinue;
         }
         case Outcome::kRetry:
@@ -312,31 +419,33 @@ SnowpipeChannel::Step SnowpipeChannel::AppendNext() {
     return Setback(result, "append");
 }
 
-SnowpipeChannel::Step SnowpipeChannel::PollStatus() {
-    std::map<std::string, ChannelStatus> statuses;
-    CallResult result = client_.BulkStatus({name_}, NewRequestId(), &statuses);
-    next_status_ = std::chrono::steady_clock::now() + options_.status_interval;
-    if (result.outcome == Outcome::kReopen) {
-        RequestReopen();
-        return Step::kContinue;
+// A status the poller fetched. One from before the latest (re-)open is stale: what it
+// says about the old session's appends is settled by that open's answer.
+SnowpipeChannel::Step SnowpipeChannel::HandleStatus() {
+    DeliveredStatus delivered;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        delivered = std::move(*delivered_);
+        delivered_.reset();
+        if (delivered.generation != generation_) {
+            return Step::kContinue;
+        }
     }
-    if (!result.Ok()) {
-        return Setback(result, "channel status");
-    }
-    unauthorized_streak_ = 0;
-    auto found = statuses.find(name_);
-    if (found == statuses.end() || !found->second.Usable()) {
+    const std::optional<ChannelStatus> &status = delivered.status;
+    if (delivered.reopen || !status || !status->Usable()) {
         LogWarning("snowpipe channel invalid or gone; re-opening",
                    {{"channel", name_},
-                    {"status", found == statuses.end() ? "absent" : found->second.status_code}});
+                    {"status", delivered.reopen ? "must be re-opened"
+                               : !status        ? "absent"
+                                                : status->status_code}});
         RequestReopen();
         return Step::kContinue;
     }
-    if (HandleRowErrors(found->second) == Step::kStop) {
+    if (HandleRowErrors(*status) == Step::kStop) {
         return Step::kStop;
     }
-    recently_committed_.clear();
-    if (const auto &token = found->second.last_committed_offset_token) {
+    DropKept();
+    if (const auto &token = status->last_committed_offset_token) {
         std::optional<StreamPosition> pos = ParseOffsetToken(*token);
         if (!pos) {
             Fail("channel holds offset token '" + *token + "', which snowcdc did not write");
@@ -344,8 +453,17 @@ SnowpipeChannel::Step SnowpipeChannel::PollStatus() {
         }
         ApplyCommitted(*pos);
     }
-    WarnIfStalled(found->second);
+    WarnIfStalled(*status);
     return Step::kContinue;
+}
+
+// The records committed before the status just handled were candidates for its error
+// count; now they are let go (their share of in_flight_bytes went at their commit).
+void SnowpipeChannel::DropKept() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (; kept_ > 0; --kept_, --appended_) {
+        PopFront();
+    }
 }
 
 // Commits usually follow appends within seconds; a minute without any says something is
@@ -356,7 +474,7 @@ void SnowpipeChannel::WarnIfStalled(const ChannelStatus &status) {
     size_t waiting = 0;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        waiting = sent_;
+        waiting = appended_ - kept_;
     }
     if (waiting == 0 || last_commit_progress_ == std::chrono::steady_clock::time_point{}) {
         last_commit_progress_ = now;
@@ -381,11 +499,8 @@ void SnowpipeChannel::ApplyCommitted(StreamPosition pos) {
         committed_ = pos;
         last_commit_progress_ = std::chrono::steady_clock::now();
         size_t released = 0;
-        while (sent_ > 0 && records_.front().pos <= pos) {
-            released += records_.front().text.size() + 1;
-            recently_committed_.push_back(std::move(records_.front()));
-            records_.pop_front();
-            --sent_;
+        for (; kept_ < appended_ && records_[kept_].pos <= pos; ++kept_) {
+            released += Charge(records_[kept_]);
         }
         shared_.in_flight_bytes -= released;
     }
@@ -400,23 +515,18 @@ SnowpipeChannel::Step SnowpipeChannel::HandleRowErrors(const ChannelStatus &stat
     }
     int64_t rejected = status.rows_error_count - seen_errors_;
     seen_errors_ = status.rows_error_count;
-    shared_.rejected_rows += static_cast<uint64_t>(rejected);
     std::optional<StreamPosition> bound;
     if (status.last_error_offset_upper_bound) {
         bound = ParseOffsetToken(*status.last_error_offset_upper_bound);
     }
-    std::vector<const PendingRecord *> candidates;
+    std::vector<const QueuedRecord *> candidates;
     std::lock_guard<std::mutex> lock(mutex_);
-    auto consider = [&](const PendingRecord &record) {
+    // Appended records: the committed ones kept since the previous status, and the rest.
+    for (size_t i = 0; i < appended_; ++i) {
+        const QueuedRecord &record = records_[i];
         if ((!bound || record.pos <= *bound) && (!error_bound_ || *error_bound_ < record.pos)) {
             candidates.push_back(&record);
         }
-    };
-    for (const PendingRecord &record : recently_committed_) {
-        consider(record);
-    }
-    for (size_t i = 0; i < sent_; ++i) {
-        consider(records_[i]);
     }
     if (bound) {
         error_bound_ = bound;
@@ -430,8 +540,9 @@ SnowpipeChannel::Step SnowpipeChannel::HandleRowErrors(const ChannelStatus &stat
                                         {"candidates", candidates.size()},
                                         {"message", status.last_error_message}});
     std::vector<DeadLetter> letters;
-    for (const PendingRecord *record : candidates) {
-        letters.push_back(DeadLetter{name_, FormatOffsetToken(record->pos), reason, record->text});
+    for (const QueuedRecord *record : candidates) {
+        // The text stays valid: the records are dropped only under mutex_, held here.
+        letters.push_back(DeadLetter{name_, FormatOffsetToken(record->pos), reason, Text(*record)});
     }
     if (letters.empty()) {
         // Counted before this run saw the records (they were committed before a restart):
@@ -446,6 +557,8 @@ SnowpipeChannel::Step SnowpipeChannel::HandleRowErrors(const ChannelStatus &stat
         }
         ++shared_.dead_letters;
     }
+    // Counted once the letters are written, so whoever sees the count can read them.
+    shared_.rejected_rows += static_cast<uint64_t>(rejected);
     if (std::optional<std::string> error =
             shared_.dead_letter_writer->SetErrorMark(name_, seen_errors_)) {
         Fail(*error);

@@ -1,6 +1,7 @@
 // One Snowpipe Streaming channel: a worker thread that owns the channel's append stream.
 // Appends are serial (one in flight, each with the previous answer's continuation token);
-// the commit is learnt from the channel status, and only then are records released. After
+// the commit is learnt from the channel status, which the sink's StatusPoller fetches for
+// all channels at once and hands to each worker, and only then are records released. After
 // any invalidation or unknown outcome the channel is re-opened and every record above the
 // committed offset token is sent again, so a record is committed exactly once.
 #pragma once
@@ -10,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -21,6 +23,7 @@
 #include "snowpipe/compression.hpp"
 #include "snowpipe/dead_letter.hpp"
 #include "snowpipe/snowpipe_client.hpp"
+#include "snowpipe/status_poller.hpp"
 
 namespace snowcdc::snowpipe {
 
@@ -29,18 +32,23 @@ enum class OnReject { kSkip, kStop };
 struct ChannelOptions {
     size_t request_max_bytes = 4u << 20;  // uncompressed NDJSON per append
     Compression compression = Compression::kZstd;
+    // Status is polled status_min_interval after an accepted append, then every
+    // status_interval while appended rows wait for their commit.
     std::chrono::milliseconds status_interval{250};
+    std::chrono::milliseconds status_min_interval{50};
     BackoffPolicy backoff;
     OnReject on_reject = OnReject::kSkip;
 };
 
 // State the channels share with the sink: progress notifications, the first fatal error,
-// and counters for metrics.
+// counters for metrics, and the status poller (made by the first channel).
 struct SinkShared {
     std::mutex mutex;
     std::condition_variable changed;
     uint64_t version = 0;  // bumped on every commit, re-open or failure
     std::optional<SinkError> fatal;
+    // Bytes of the records the channels hold (text, '\n' and bookkeeping) and of append
+    // bodies built and not yet answered.
     std::atomic<size_t> in_flight_bytes{0};
     std::atomic<uint64_t> appends{0};
     std::atomic<uint64_t> appended_records{0};
@@ -49,6 +57,7 @@ struct SinkShared {
     std::atomic<uint64_t> rejected_rows{0};
     std::atomic<uint64_t> dead_letters{0};
     DeadLetterWriter *dead_letter_writer = nullptr;
+    std::unique_ptr<StatusPoller> poller;
 
     void Notify();
     void Fail(std::string message);
@@ -57,6 +66,15 @@ struct SinkShared {
 struct PendingRecord {
     StreamPosition pos;
     std::string text;
+};
+
+// A record held by a channel: its text lives in the segment of the Enqueue() call that
+// brought it, back to back with its neighbours and followed by '\n'.
+struct QueuedRecord {
+    StreamPosition pos;
+    uint64_t segment = 0;  // sequence number of the segment holding the text
+    uint32_t offset = 0;   // where the text starts in the segment
+    uint32_t length = 0;   // without the '\n'
 };
 
 class SnowpipeChannel {
@@ -81,6 +99,12 @@ class SnowpipeChannel {
     // The oldest record not yet known to be committed.
     std::optional<StreamPosition> FirstPending() const;
 
+    // For the StatusPoller: whether the channel waits for a status (appended rows not yet
+    // committed, or committed ones kept for one more status), with its open generation; and
+    // the status a poll found, handled on the worker thread.
+    bool WantsStatus(uint64_t *generation) const;
+    void DeliverStatus(DeliveredStatus status);
+
   private:
     enum class Step { kContinue, kStop };
 
@@ -88,7 +112,11 @@ class SnowpipeChannel {
     void RequestReopen();
     Step Open();
     Step AppendNext();
-    Step PollStatus();
+    Step HandleStatus();
+    void DropKept();
+    static size_t Charge(const QueuedRecord &record);
+    void PopFront();
+    std::string_view Text(const QueuedRecord &record) const;
     Step HandleRowErrors(const ChannelStatus &status);
     void ApplyCommitted(StreamPosition pos);
     void WarnIfStalled(const ChannelStatus &status);
@@ -108,9 +136,14 @@ class SnowpipeChannel {
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
-    std::deque<PendingRecord> records_;  // not yet committed, in stream order
-    size_t sent_ = 0;                    // records_[0, sent_) were appended and await commit
+    std::deque<std::string> segments_;  // NDJSON text of the records, oldest first
+    uint64_t first_segment_ = 0;        // sequence number of segments_.front()
+    std::deque<QueuedRecord> records_;  // in stream order
+    size_t kept_ = 0;      // records_[0, kept_) are committed, kept for one more status
+    size_t appended_ = 0;  // records_[0, appended_) were appended (kept_ <= appended_)
     std::optional<StreamPosition> committed_;
+    uint64_t generation_ = 0;  // bumped by every (re-)open
+    std::optional<DeliveredStatus> delivered_;
 
     // Worker-thread state.
     std::thread thread_;
@@ -119,14 +152,13 @@ class SnowpipeChannel {
     std::string continuation_;
     std::string session_;
     Backoff backoff_;
-    std::chrono::steady_clock::time_point next_status_{};
     std::chrono::steady_clock::time_point last_commit_progress_{};  // for the stall warning
     AppendRequest request_;  // the append in progress; kept across retries (same request id)
     size_t request_records_ = 0;
+    size_t request_charge_ = 0;  // the request's share of in_flight_bytes
     int unauthorized_streak_ = 0;
     int64_t seen_errors_ = -1;  // rows_error_count already dead-lettered
     std::optional<StreamPosition> error_bound_;
-    std::vector<PendingRecord> recently_committed_;  // candidates for late error reports
 };
 
 }  // namespace snowcdc::snowpipe

@@ -77,9 +77,10 @@ CallResult SnowpipeClient::Send(HttpRequest request, HttpResponse *response) {
         if (token.outcome != Outcome::kSuccess) {
             return CallResult{token.outcome, 0, {}, token.error};
         }
-        HttpRequest authorized = request;
-        authorized.headers.push_back("Authorization: Bearer " + token.value);
-        *response = http_.Perform(authorized);
+        // The header is added for this attempt only; the body is never copied.
+        request.headers.push_back("Authorization: Bearer " + token.value);
+        *response = http_.Perform(request);
+        request.headers.pop_back();
         CallResult result;
         result.http_status = response->status;
         result.detail = response->transport_error;
@@ -138,7 +139,7 @@ CallResult SnowpipeClient::Append(const AppendRequest &append, AppendAnswer *ans
     if (!append.session.empty()) {
         request.headers.push_back("x-snowflake-session: " + append.session);
     }
-    request.body = append.body;
+    request.body_ref = &append.body;
     HttpResponse response;
     CallResult result = Send(request, &response);
     if (!result.Ok()) {

@@ -65,8 +65,12 @@ std::vector<SettingSpec> SettingSpecs() {
          "SNOWCDC_SNOWPIPE_ON_REJECT",
          {"stop", "skip"}},
         {"snowpipe_status_interval", T::kDuration, "250ms",
-         "How often a channel with uncommitted appends polls its status", false,
+         "How often channel status is polled while appended rows wait for their commit", false,
          "SNOWCDC_SNOWPIPE_STATUS_INTERVAL"},
+        {"snowpipe_status_min_interval", T::kDuration, "50ms",
+         "Channel status is polled this soon after an append (one call for all channels), and "
+         "never more often",
+         false, "SNOWCDC_SNOWPIPE_STATUS_MIN_INTERVAL"},
         {"snowpipe_request_timeout", T::kDuration, "30s", "Timeout of one HTTP request", false,
          "SNOWCDC_SNOWPIPE_REQUEST_TIMEOUT"},
         {"snowpipe_retry_initial_delay", T::kDuration, "100ms",
@@ -110,6 +114,7 @@ SnowpipeSinkOptions SinkOptionsFromSettings(const Settings &settings) {
     options.channel.request_max_bytes = settings.GetBytes("snowpipe_request_max_bytes");
     options.channel.compression = *ParseCompression(settings.GetString("snowpipe_compression"));
     options.channel.status_interval = settings.GetDuration("snowpipe_status_interval");
+    options.channel.status_min_interval = settings.GetDuration("snowpipe_status_min_interval");
     options.channel.backoff.initial = settings.GetDuration("snowpipe_retry_initial_delay");
     options.channel.backoff.max = settings.GetDuration("snowpipe_retry_max_delay");
     options.channel.on_reject =

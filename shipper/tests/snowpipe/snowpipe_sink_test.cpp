@@ -407,6 +407,7 @@ TEST_F(SinkTest, RejectionsCountedBeforeARestartAreReportedOnce) {
     {
         SnowpipeSinkOptions options = Options(1);
         options.channel.status_interval = std::chrono::hours(1);  // never sees the counter
+        options.channel.status_min_interval = std::chrono::hours(1);
         auto sink = MakeSink(options);
         sink->Open();
         sink->Submit(batch);
