@@ -453,10 +453,92 @@ void AppendCompactJson(StringInfo out, const char *text, int len) {
     out->data[out->len] = '\0';
 }
 
+/* A scalar inside a jsonb value, as JsonbToCString prints it. */
+void AppendJsonbScalar(StringInfo out, const JsonbValue *scalar) {
+    switch (scalar->type) {
+        case jbvNull:
+            AppendLiteral(out, "null");
+            break;
+        case jbvBool:
+            if (scalar->val.boolean)
+                AppendLiteral(out, "true");
+            else
+                AppendLiteral(out, "false");
+            break;
+        case jbvString:
+            AppendJsonString(out, scalar->val.string.val, scalar->val.string.len);
+            break;
+        case jbvNumeric:
+            appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(
+                                            numeric_out, NumericGetDatum(scalar->val.numeric))));
+            break;
+        default:
+            elog(ERROR, "unexpected jsonb scalar type %d", static_cast<int>(scalar->type));
+    }
+}
+
+/*
+ * jsonb walked token by token and written without insignificant whitespace: the same text
+ * as JsonbToCString's output compacted (strings escaped as escape_json does, numbers as
+ * numeric_out prints them), without building that text first. A raw scalar (a jsonb that
+ * is just a string, number, boolean or null) is stored as a one-element array and written
+ * as the scalar alone.
+ */
 void AppendJsonb(StringInfo out, Datum value) {
     Jsonb *jsonb = DatumGetJsonbP(value);
-    char *text = JsonbToCString(nullptr, &jsonb->root, VARSIZE(jsonb));
-    AppendCompactJson(out, text, static_cast<int>(strlen(text)));
+    JsonbIterator *it = JsonbIteratorInit(&jsonb->root);
+    JsonbValue token_value;
+    JsonbIteratorToken token;
+    bool need_comma = false; /* a value was written in the current container */
+    bool raw_scalar = false; /* the root array is a raw scalar's wrapper */
+    int depth = 0;
+    while ((token = JsonbIteratorNext(&it, &token_value, false)) != WJB_DONE) {
+        switch (token) {
+            case WJB_BEGIN_ARRAY:
+                if (depth++ == 0 && token_value.val.array.rawScalar) {
+                    raw_scalar = true;
+                    break;
+                }
+                if (need_comma)
+                    AppendChar(out, ',');
+                AppendChar(out, '[');
+                need_comma = false;
+                break;
+            case WJB_BEGIN_OBJECT:
+                depth++;
+                if (need_comma)
+                    AppendChar(out, ',');
+                AppendChar(out, '{');
+                need_comma = false;
+                break;
+            case WJB_KEY:
+                if (need_comma)
+                    AppendChar(out, ',');
+                AppendJsonbScalar(out, &token_value);
+                AppendChar(out, ':');
+                need_comma = false;
+                break;
+            case WJB_VALUE:
+            case WJB_ELEM:
+                if (need_comma)
+                    AppendChar(out, ',');
+                AppendJsonbScalar(out, &token_value);
+                need_comma = true;
+                break;
+            case WJB_END_ARRAY:
+                if (--depth > 0 || !raw_scalar)
+                    AppendChar(out, ']');
+                need_comma = true;
+                break;
+            case WJB_END_OBJECT:
+                depth--;
+                AppendChar(out, '}');
+                need_comma = true;
+                break;
+            case WJB_DONE:
+                break;
+        }
+    }
 }
 
 void AppendArrayLevel(StringInfo out, const TypeEncoder *element, int ndim, const int *dims,
