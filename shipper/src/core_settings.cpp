@@ -26,7 +26,7 @@ std::vector<SettingSpec> CoreSettingSpecs() {
          T::kString,
          "never",
          "initial: when the shipper creates the slot, first copy the selected tables' rows as r "
-         "records (ndjson-dir sink only for now)",
+         "records (sinks ndjson-dir, and snowpipe with state_dir)",
          false,
          "SNOWCDC_SNAPSHOT",
          {"never", "initial"}},
@@ -43,6 +43,14 @@ std::vector<SettingSpec> CoreSettingSpecs() {
          "A snapshot range makes its records durable after this many bytes: a resume re-reads "
          "at most this much per range",
          false, "SNOWCDC_SNAPSHOT_COMMIT_BYTES"},
+        {"state_dir", T::kString, "",
+         "Directory of the shipper's local state: the snowpipe sink keeps the snapshot plan "
+         "here (systemd: StateDirectory=)",
+         false, "SNOWCDC_STATE_DIR"},
+        {"resnapshot_chunk_rows", T::kInt, "1024",
+         "Rows per chunk of a re-snapshot (snowcdc-shipper resnapshot): read between two "
+         "watermarks, the unit of resume",
+         false, "SNOWCDC_RESNAPSHOT_CHUNK_ROWS"},
         {"sink",
          T::kString,
          "ndjson-stdout",

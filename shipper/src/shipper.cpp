@@ -182,8 +182,9 @@ Shipper::Outcome Shipper::Snapshot() {
     SnapshotStore *store = sink_->Snapshots();
     if (store == nullptr) {
         LogError(
-            "snapshot = initial needs a sink that can hold a snapshot (ndjson-dir); set "
-            "snapshot = never or use sink = ndjson-dir");
+            "snapshot = initial needs a sink that can hold a snapshot: ndjson-dir, or snowpipe "
+            "with state_dir set (where the snapshot plan is kept); set state_dir, or set "
+            "snapshot = never and copy the existing rows another way");
         fatal_ = true;
         return Outcome::kFatal;
     }
@@ -263,6 +264,7 @@ Shipper::Outcome Shipper::Snapshot() {
             }
             return Failed(*error);
         }
+        store->Finish(*plan);
         plan->state = SnapshotPlan::State::kDone;
         store->SavePlan(*plan);
         LogInfo("initial snapshot done", {{"consistent_point", FormatLsn(plan->consistent_point)}});

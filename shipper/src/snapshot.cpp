@@ -380,35 +380,10 @@ class NdjsonSnapshotStore : public SnapshotStore {
     explicit NdjsonSnapshotStore(std::string directory) : dir_(std::move(directory)) {}
 
     std::optional<SnapshotPlan> LoadPlan() override {
-        bool exists = false;
-        std::string text = ReadAll(PlanPath(), &exists);
-        if (!exists)
-            return std::nullopt;
-        try {
-            return SnapshotPlan::FromJson(text);
-        } catch (const std::exception &e) {
-            throw SnapshotStoreError(PlanPath() + " is unreadable (" + e.what() +
-                                     "); restore it, or remove it and the snap_*.ndjson files "
-                                     "and drop the slot to take the snapshot again");
-        }
+        return LoadPlanFile(PlanPath(), "remove it and the snap_*.ndjson files");
     }
 
-    void SavePlan(const SnapshotPlan &plan) override {
-        std::string tmp = PlanPath() + ".tmp";
-        int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        std::string text = plan.ToJson() + "\n";
-        bool ok = fd >= 0 &&
-                  write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  fsync(fd) == 0;
-        int saved = errno;
-        if (fd >= 0)
-            close(fd);
-        if (!ok || rename(tmp.c_str(), PlanPath().c_str()) != 0)
-            throw SnapshotStoreError("cannot write " + PlanPath() + ": " +
-                                     std::strerror(ok ? errno : saved) +
-                                     "; free disk space or fix permissions, then restart");
-        FsyncOrThrow(dir_, O_RDONLY | O_DIRECTORY);
-    }
+    void SavePlan(const SnapshotPlan &plan) override { SavePlanFile(PlanPath(), plan); }
 
     std::unique_ptr<SnapshotWriter> OpenStream(const std::string &stream,
                                                std::optional<uint64_t> *committed) override {
@@ -541,6 +516,38 @@ std::optional<PgError> ReadSnapshot(SnapshotPlan *plan, SnapshotStore *store,
                                     const std::string &exported_snapshot) {
     Readers readers(plan, store, options, exported_snapshot);
     return readers.Run();
+}
+
+std::optional<SnapshotPlan> LoadPlanFile(const std::string &path, const std::string &also_remove) {
+    bool exists = false;
+    std::string text = ReadAll(path, &exists);
+    if (!exists)
+        return std::nullopt;
+    try {
+        return SnapshotPlan::FromJson(text);
+    } catch (const std::exception &e) {
+        throw SnapshotStoreError(path + " is unreadable (" + e.what() + "); restore it, or " +
+                                 also_remove + ", and drop the slot to take the snapshot again");
+    }
+}
+
+void SavePlanFile(const std::string &path, const SnapshotPlan &plan) {
+    std::string tmp = path + ".tmp";
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    std::string text = plan.ToJson() + "\n";
+    bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+              fsync(fd) == 0;
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!ok || rename(tmp.c_str(), path.c_str()) != 0)
+        throw SnapshotStoreError("cannot write " + path + ": " + std::strerror(ok ? errno : saved) +
+                                 "; free disk space or fix permissions, then restart");
+    size_t slash = path.rfind('/');
+    FsyncOrThrow(slash == std::string::npos ? "."
+                 : slash == 0               ? "/"
+                                            : path.substr(0, slash),
+                 O_RDONLY | O_DIRECTORY);
 }
 
 std::unique_ptr<SnapshotStore> MakeNdjsonSnapshotStore(const std::string &directory) {

@@ -90,6 +90,10 @@ class SnapshotStore {
     // Opens `stream` for appending; *committed = seq of the last record it holds (nullopt: none).
     virtual std::unique_ptr<SnapshotWriter> OpenStream(const std::string &stream,
                                                        std::optional<uint64_t> *committed) = 0;
+    // Every range of `plan` is done: releases what the streams hold on the sink's side
+    // (Snowpipe: drops the ranges' channels). Called before the plan is saved as done, so a
+    // crash in between calls it again; must be idempotent. Throws SnapshotStoreError.
+    virtual void Finish(const SnapshotPlan &plan) { (void)plan; }
 };
 
 struct SnapshotOptions {
@@ -117,6 +121,12 @@ std::optional<PgError> PlanSnapshot(PgConn &conn, const SnapshotOptions &options
 std::optional<PgError> ReadSnapshot(SnapshotPlan *plan, SnapshotStore *store,
                                     const SnapshotOptions &options,
                                     const std::string &exported_snapshot);
+
+// A plan file replaced atomically (write, fsync, rename, fsync the directory); nullopt when
+// it does not exist. `also_remove` completes the fix named when the file is unreadable.
+// Both throw SnapshotStoreError.
+std::optional<SnapshotPlan> LoadPlanFile(const std::string &path, const std::string &also_remove);
+void SavePlanFile(const std::string &path, const SnapshotPlan &plan);
 
 // The snapshot store of the ndjson-dir sink: snapshot-plan.json (replaced atomically) and one
 // file snap_<relid>_<part>.ndjson per range, whose last complete line is what it holds.

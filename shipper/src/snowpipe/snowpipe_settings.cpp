@@ -120,6 +120,7 @@ SnowpipeSinkOptions SinkOptionsFromSettings(const Settings &settings) {
     options.channel.on_reject =
         settings.GetString("snowpipe_on_reject") == "skip" ? OnReject::kSkip : OnReject::kStop;
     options.dead_letter_dir = settings.GetString("snowpipe_dead_letter_dir");
+    options.state_dir = settings.GetString("state_dir");
     return options;
 }
 

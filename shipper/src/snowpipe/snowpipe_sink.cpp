@@ -27,6 +27,12 @@ SnowpipeSink::SnowpipeSink(SnowpipeSinkOptions options, EvpPkeyPtr key)
         channels_.push_back(std::make_unique<SnowpipeChannel>(
             ChannelName(i), tokens_, options_.pipe, options_.channel, shared_));
     }
+    if (!options_.state_dir.empty()) {
+        snapshots_ = MakeSnowpipeSnapshotStore(
+            SnowpipeSnapshotOptions{options_.pipe, options_.channel, options_.channel_prefix,
+                                    options_.state_dir, options_.open_attempts},
+            tokens_, dead_letters_);
+    }
 }
 
 SnowpipeSink::~SnowpipeSink() {

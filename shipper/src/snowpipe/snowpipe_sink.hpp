@@ -14,6 +14,7 @@
 #include "settings.hpp"
 #include "sink.hpp"
 #include "snowpipe/snowpipe_channel.hpp"
+#include "snowpipe/snowpipe_snapshot.hpp"
 #include "snowpipe/token_source.hpp"
 
 namespace snowcdc::snowpipe {
@@ -25,6 +26,7 @@ struct SnowpipeSinkOptions {
     std::string channel_prefix = "snowcdc";
     ChannelOptions channel;
     std::string dead_letter_dir;
+    std::string state_dir;  // the snapshot plan's directory; "" = no snapshot store
     int open_attempts = 8;  // start-up retries of transient failures before giving up
 };
 
@@ -56,6 +58,8 @@ class SnowpipeSink : public Sink {
     std::optional<StreamPosition> DurablePosition() const override;
     std::optional<SinkError> Poll(std::chrono::steady_clock::time_point deadline) override;
     void Close() override;
+    // The snapshot store (snowpipe_snapshot.hpp) when state_dir is set, else nullptr.
+    SnapshotStore *Snapshots() override { return snapshots_.get(); }
 
     SnowpipeSinkStats Stats() const;
     std::string ChannelName(int index) const;
@@ -71,6 +75,7 @@ class SnowpipeSink : public Sink {
     DeadLetterWriter dead_letters_;
     SinkShared shared_;
     std::vector<std::unique_ptr<SnowpipeChannel>> channels_;
+    std::unique_ptr<SnapshotStore> snapshots_;
     bool open_ = false;
 
     mutable std::mutex mutex_;
