@@ -192,6 +192,8 @@ class E2eSuite:
             "SNOWCDC_CONNINFO": "host=127.0.0.1 port=%d user=postgres dbname=%s"
                                 % (self.cluster.port, DBNAME),
             "SNOWCDC_SLOT": SLOT, "SNOWCDC_SINK": "snowpipe",
+            # The slot exists before the shipper starts: there is nothing to snapshot.
+            "SNOWCDC_SNAPSHOT": "never",
             "SNOWCDC_METRICS_PORT": str(metrics_port),
             "SNOWFLAKE_URL": url, "SNOWFLAKE_ACCOUNT": "TESTACCT", "SNOWFLAKE_USER": "SHIPPER",
             "SNOWFLAKE_PRIVATE_KEY_FILE": key, "SNOWFLAKE_DATABASE": "CDC_DB",

@@ -396,7 +396,12 @@ class SnapshotSuite:
                         done - _log_time(read_started))
         try:
             if contender.kind == "snowpipe":
+                # "done" should mean committed; allow the double a moment all the same
+                deadline = time.monotonic() + 60
                 written = self._committed_snapshot_rows(url)
+                while written != table.rows and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    written = self._committed_snapshot_rows(url)
             else:
                 written = 0
                 for path in glob.glob(os.path.join(out_dir, "snap_*.ndjson")):
