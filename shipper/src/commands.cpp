@@ -120,17 +120,62 @@ void CheckExtension(PgConn &conn, Report *report) {
     }
 }
 
+// What snapshot = initial will do. It applies only when the shipper creates the slot (or
+// resumes a snapshot it started), and then needs a sink that keeps a snapshot (snapshot.hpp)
+// and the extension's encoder.
+void CheckSnapshot(PgConn &conn, const Settings &settings, Report *report) {
+    if (settings.GetString("snapshot") != "initial")
+        return report->Ok("snapshot", "never: rows that exist before streaming are not copied");
+    std::string sink = settings.GetString("sink");
+    std::string dir = sink == "ndjson-dir" ? settings.GetString("output_dir")
+                      : sink == "snowpipe" ? settings.GetString("state_dir")
+                                           : "";
+    PgResult res;
+    bool slot_exists =
+        !conn.Exec("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = " +
+                       conn.Literal(settings.GetString("slot")),
+                   PGRES_TUPLES_OK, &res) &&
+        res.Rows() > 0;
+    if (dir.empty()) {
+        std::string why = sink == "snowpipe" ? "the snowpipe sink keeps the snapshot plan in "
+                                               "state_dir, which is not set"
+                                             : "sink " + sink + " cannot hold a snapshot";
+        std::string fix =
+            sink == "snowpipe"
+                ? "set state_dir / SNOWCDC_STATE_DIR to a directory the shipper keeps (systemd: "
+                  "StateDirectory=), or set --snapshot never"
+                : "use sink ndjson-dir or snowpipe, or set --snapshot never";
+        if (slot_exists)
+            return report->Ok("snapshot", "initial, but slot " + settings.GetString("slot") +
+                                              " exists: no initial snapshot (" + why + ")");
+        if (!settings.GetBool("create_slot"))
+            return report->Ok("snapshot", "initial, but the shipper does not create the slot");
+        return report->Fail("snapshot", "snapshot = initial: " + why, fix);
+    }
+    if (access(dir.c_str(), W_OK | X_OK) != 0)
+        return report->Fail("snapshot", "snapshot = initial: directory " + dir +
+                                            " is missing or not writable",
+                            "create it and let the shipper's user write it");
+    if (conn.Exec("SELECT count(*) > 0 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n "
+                  "ON n.oid = p.pronamespace WHERE n.nspname = 'snowcdc' AND "
+                  "p.proname = 'encode_rows'",
+                  PGRES_TUPLES_OK, &res) ||
+        res.Value(0, 0) != "t")
+        return report->Fail("snapshot", "snapshot = initial needs snowcdc.encode_rows",
+                            "CREATE EXTENSION snowcdc (or ALTER EXTENSION snowcdc UPDATE)");
+    report->Ok("snapshot", slot_exists ? "initial: resumes an unfinished snapshot planned in " +
+                                             dir + ", if any (the slot exists)"
+                                       : "initial: the shipper creates the slot and first copies "
+                                         "the tables' rows (plan kept in " +
+                                             dir + ")");
+}
+
 }  // namespace
 
 int RunCheck(const Settings &settings) {
     Report report;
     report.Ok("settings", "valid");
     CheckSink(settings, &report);
-    if (settings.GetString("snapshot") == "initial" && settings.GetString("sink") != "ndjson-dir")
-        report.Fail("snapshot",
-                    "snapshot = initial with sink " + settings.GetString("sink") +
-                        ": only ndjson-dir can hold a snapshot so far",
-                    "set --snapshot never (and copy existing rows another way) or use ndjson-dir");
     std::string slot = settings.GetString("slot");
     if (!ValidSlotName(slot))
         report.Fail("slot", "name '" + slot + "' is invalid", "use lower-case letters, digits, _");
@@ -143,6 +188,7 @@ int RunCheck(const Settings &settings) {
     CheckServer(conn, &report);
     CheckSlot(conn, slot, settings.GetBool("create_slot"), &report);
     CheckExtension(conn, &report);
+    CheckSnapshot(conn, settings, &report);
     PgConn repl;
     if (auto error = PgConn::Connect(settings.GetString("conninfo"), true, &repl))
         report.Fail("replication", error->message,

@@ -24,9 +24,9 @@ std::vector<SettingSpec> CoreSettingSpecs() {
          "SNOWCDC_PLUGIN_OPTIONS"},
         {"snapshot",
          T::kString,
-         "never",
+         "initial",
          "initial: when the shipper creates the slot, first copy the selected tables' rows as r "
-         "records (sinks ndjson-dir, and snowpipe with state_dir)",
+         "records (sinks ndjson-dir, and snowpipe with state_dir); never: only stream changes",
          false,
          "SNOWCDC_SNAPSHOT",
          {"never", "initial"}},

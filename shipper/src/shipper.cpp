@@ -180,20 +180,14 @@ Shipper::Outcome Shipper::Connect() {
 // seen on restart: the slot then exists with its consistent point as confirmed position.
 Shipper::Outcome Shipper::Snapshot() {
     SnapshotStore *store = sink_->Snapshots();
-    if (store == nullptr) {
-        LogError(
-            "snapshot = initial needs a sink that can hold a snapshot: ndjson-dir, or snowpipe "
-            "with state_dir set (where the snapshot plan is kept); set state_dir, or set "
-            "snapshot = never and copy the existing rows another way");
-        fatal_ = true;
-        return Outcome::kFatal;
-    }
     try {
-        std::optional<SnapshotPlan> plan = store->LoadPlan();
         bool exists = false;
         uint64_t confirmed = 0;
         if (auto error = stream_.FindSlot(slot_, &exists, &confirmed))
             return Failed(*error);
+        std::optional<SnapshotPlan> plan;
+        if (store != nullptr)
+            plan = store->LoadPlan();
         if (!plan) {
             if (exists) {
                 LogInfo(
@@ -204,6 +198,14 @@ Shipper::Outcome Shipper::Snapshot() {
             }
             if (!settings_.GetBool("create_slot"))
                 return Outcome::kContinue;  // PrepareSlot reports the missing slot
+            if (store == nullptr) {
+                LogError(
+                    "snapshot = initial needs a sink that can hold a snapshot: ndjson-dir, or "
+                    "snowpipe with state_dir set (where the snapshot plan is kept); set "
+                    "state_dir, or set snapshot = never and copy the existing rows another way");
+                fatal_ = true;
+                return Outcome::kFatal;
+            }
             plan = SnapshotPlan{};
             store->SavePlan(*plan);
         }

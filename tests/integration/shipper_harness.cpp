@@ -90,7 +90,9 @@ std::vector<std::string> QuickShipperArgs(const std::string &conninfo, const std
             "--reconnect-initial-delay",
             "50ms",
             "--reconnect-max-delay",
-            "500ms"};
+            "500ms",
+            "--snapshot",
+            "never"};
 }
 
 std::string ReadFileText(const std::string &path) {

@@ -43,8 +43,9 @@ std::string ReadFileText(const std::string &path);
 std::string MakeTempDir(const std::string &prefix);
 uint64_t LsnFromText(const std::string &text);
 
-// Arguments every test run of the shipper shares: the connection, slot s1, and timers short
-// enough that tests see confirmations, batches and reconnects quickly. Add the sink's own.
+// Arguments every test run of the shipper shares: the connection, slot s1, timers short
+// enough that tests see confirmations, batches and reconnects quickly, and snapshot = never
+// (tests of the snapshot pass --snapshot initial after these). Add the sink's own.
 std::vector<std::string> QuickShipperArgs(const std::string &conninfo, const std::string &sink);
 
 }  // namespace snowcdc::testing
