@@ -153,8 +153,8 @@ void CheckSnapshot(PgConn &conn, const Settings &settings, Report *report) {
         return report->Fail("snapshot", "snapshot = initial: " + why, fix);
     }
     if (access(dir.c_str(), W_OK | X_OK) != 0)
-        return report->Fail("snapshot", "snapshot = initial: directory " + dir +
-                                            " is missing or not writable",
+        return report->Fail("snapshot",
+                            "snapshot = initial: directory " + dir + " is missing or not writable",
                             "create it and let the shipper's user write it");
     if (conn.Exec("SELECT count(*) > 0 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n "
                   "ON n.oid = p.pronamespace WHERE n.nspname = 'snowcdc' AND "

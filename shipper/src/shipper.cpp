@@ -227,9 +227,15 @@ Shipper::Outcome Shipper::Snapshot() {
         options.range_blocks = settings_.GetInt("snapshot_range_blocks");
         options.commit_bytes = static_cast<size_t>(settings_.GetBytes("snapshot_commit_bytes"));
         options.stop = [] { return StopRequested(); };
-        for (const auto &[name, value] : plugin_options_)
+        for (const auto &[name, value] : plugin_options_) {
             if (name == "numeric-as-string")
                 options.numeric_as_string = ParseBool(value).value_or(false);
+            std::string *filter = name == "include-tables"   ? &options.include_tables
+                                  : name == "exclude-tables" ? &options.exclude_tables
+                                                             : nullptr;
+            if (filter)
+                *filter += (filter->empty() ? "" : ",") + value;
+        }
         std::string exported;
         if (!exists) {
             if (auto error = stream_.CreateSlot(slot_, true, &plan->consistent_point, &exported))

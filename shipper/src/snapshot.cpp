@@ -6,12 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -37,8 +39,12 @@ const char *StateName(SnapshotPlan::State state) {
     return "?";
 }
 
-// Table patterns "public.*,sales.orders" as a SQL condition on schema and table names.
-std::string TableCondition(PgConn &conn, const std::string &patterns) {
+// Table patterns "public.*,sales.orders" (a missing schema means public, '*' any characters,
+// double quotes are dropped) as a SQL condition on the `schema` and `table` name expressions;
+// "" when there is no pattern. `exact_only`: only the patterns without '*' (tables named
+// explicitly).
+std::string TableCondition(PgConn &conn, const std::string &patterns, const std::string &schema,
+                           const std::string &table, bool exact_only = false) {
     std::string cond;
     size_t start = 0;
     while (start <= patterns.size()) {
@@ -46,10 +52,13 @@ std::string TableCondition(PgConn &conn, const std::string &patterns) {
         std::string item =
             patterns.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         start = comma == std::string::npos ? patterns.size() + 1 : comma + 1;
+        item.erase(std::remove(item.begin(), item.end(), '"'), item.end());
         size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
         if (b == std::string::npos)
             continue;
         item = item.substr(b, e - b + 1);
+        if (exact_only && item.find('*') != std::string::npos)
+            continue;
         if (item.find('.') == std::string::npos)
             item = "public." + item;
         std::string like;
@@ -58,9 +67,38 @@ std::string TableCondition(PgConn &conn, const std::string &patterns) {
                     : c == '%' || c == '_' ? std::string("\\") + c
                                            : std::string(1, c);
         cond += (cond.empty() ? "" : " OR ") +
-                ("(n.nspname || '.' || c.relname) LIKE " + conn.Literal(like));
+                ("(" + schema + " || '.' || " + table + ") LIKE " + conn.Literal(like));
     }
-    return cond.empty() ? "true" : "(" + cond + ")";
+    return cond.empty() ? "" : "(" + cond + ")";
+}
+
+// Table c (in schema n) matches `patterns` itself or through a partitioned table above it
+// (pg_partition_ancestors lists nothing for a table that is not a partition).
+std::string MatchesOrAncestorMatches(PgConn &conn, const std::string &patterns, bool exact_only) {
+    std::string own = TableCondition(conn, patterns, "n.nspname", "c.relname", exact_only);
+    if (own.empty())
+        return "false";
+    return "(" + own +
+           " OR EXISTS (SELECT 1 FROM pg_partition_ancestors(c.oid) a JOIN pg_class ac ON ac.oid "
+           "= a.relid JOIN pg_namespace an ON an.oid = ac.relnamespace WHERE " +
+           TableCondition(conn, patterns, "an.nspname", "ac.relname", exact_only) + "))";
+}
+
+// The tables of the snapshot, as a condition on pg_class c / pg_namespace n. snapshot_tables
+// when set: a partition matches when it or a partitioned table above it matches, so naming
+// the parent takes its leaves. Otherwise the plugin's own filter (include-tables,
+// exclude-tables), on the leaf names as the plugin applies it.
+std::string SelectedTables(PgConn &conn, const SnapshotOptions &options) {
+    if (!options.tables.empty())
+        return MatchesOrAncestorMatches(conn, options.tables, false);
+    std::string include = TableCondition(conn, options.include_tables, "n.nspname", "c.relname");
+    std::string exclude = TableCondition(conn, options.exclude_tables, "n.nspname", "c.relname");
+    return (include.empty() ? "true" : include) + (exclude.empty() ? "" : " AND NOT " + exclude);
+}
+
+// Tables named without wildcards in snapshot_tables (or a partitioned parent so named).
+std::string ExplicitTables(PgConn &conn, const SnapshotOptions &options) {
+    return MatchesOrAncestorMatches(conn, options.tables, true);
 }
 
 std::string CtidText(uint64_t seq) {
@@ -237,15 +275,32 @@ class Readers {
         // A table dropped since the plan was made has nothing left to read; its rows already
         // sent stay in the sink (the warehouse is told of drops by DDL handling, not here).
         PgResult exists;
-        if (auto error = conn.Exec(
-                "SELECT 1 FROM pg_catalog.pg_class WHERE oid = " + std::to_string(range.relid),
-                PGRES_TUPLES_OK, &exists))
+        if (auto error = conn.Exec("SELECT oid::regclass::text FROM pg_catalog.pg_class WHERE "
+                                   "oid = " +
+                                       std::to_string(range.relid),
+                                   PGRES_TUPLES_OK, &exists))
             return error;
         if (exists.Rows() == 0) {
             LogWarning("snapshot skips a table dropped since the plan was made",
                        {{"table", range.table}, {"relid", range.relid}});
             return std::nullopt;
         }
+        std::string table = exists.Value(0, 0);  // its name now (it may have been renamed)
+        // With the table locked no rewrite can start until this transaction ends; one that
+        // happened since the plan shows as a new relfilenode.
+        PgResult filenode;
+        if (auto error = conn.Exec("LOCK TABLE ONLY " + table + " IN ACCESS SHARE MODE",
+                                   PGRES_COMMAND_OK, &filenode))
+            return error;
+        if (auto error =
+                conn.Exec("SELECT pg_relation_filenode(" + std::to_string(range.relid) + ")",
+                          PGRES_TUPLES_OK, &filenode))
+            return error;
+        if (range.relfilenode != 0 && filenode.Value(0, 0) != std::to_string(range.relfilenode))
+            return PgError{PgFailure::kQuery,
+                           "table " + table +
+                               " was rewritten (VACUUM FULL, CLUSTER or TRUNCATE) during the "
+                               "snapshot; the snapshot resumes and reads it again"};
         std::optional<uint64_t> committed;
         std::unique_ptr<SnapshotWriter> writer = store_->OpenStream(range.StreamName(), &committed);
         std::string rel = std::to_string(range.relid) + "::oid::regclass";
@@ -261,7 +316,7 @@ class Readers {
                     {{"stream", range.StreamName()}, {"after_ctid", CtidText(*committed)}});
             std::string rows = "SELECT snowcdc.encode_row(" + rel + ", t, " + lsn +
                                ", snowcdc.snapshot_seq(t.ctid), " + ts + ", " + numeric +
-                               ") FROM ONLY " + range.table + " AS t WHERE t.ctid > " +
+                               ") FROM ONLY " + table + " AS t WHERE t.ctid > " +
                                conn.Literal(CtidText(*committed)) + "::tid AND t.ctid < " +
                                conn.Literal("(" + std::to_string(block + 1) + ",0)") +
                                "::tid ORDER BY t.ctid";
@@ -426,7 +481,8 @@ class NdjsonSnapshotStore : public SnapshotStore {
 }  // namespace
 
 std::string SnapshotRange::StreamName() const {
-    return "snap_" + std::to_string(relid) + "_" + std::to_string(part);
+    return "snap_" + std::to_string(relid) + "_" + std::to_string(part) +
+           (generation > 0 ? "_g" + std::to_string(generation) : "");
 }
 
 std::string SnapshotPlan::ToJson() const {
@@ -437,7 +493,9 @@ std::string SnapshotPlan::ToJson() const {
                                {"part", r.part},
                                {"block_from", r.block_from},
                                {"block_to", r.block_to ? json(*r.block_to) : json(nullptr)},
-                               {"done", r.done}});
+                               {"done", r.done},
+                               {"relfilenode", r.relfilenode},
+                               {"generation", r.generation}});
     return json{{"state", StateName(state)},
                 {"consistent_point", FormatLsn(consistent_point)},
                 {"snapshot_time", snapshot_time},
@@ -471,22 +529,30 @@ SnapshotPlan SnapshotPlan::FromJson(const std::string &text) {
         if (!r.at("block_to").is_null())
             range.block_to = r.at("block_to").get<int64_t>();
         range.done = r.at("done").get<bool>();
+        range.relfilenode = r.value("relfilenode", 0u);
+        range.generation = r.value("generation", 0);
         plan.ranges.push_back(range);
     }
     return plan;
 }
 
-std::optional<PgError> PlanSnapshot(PgConn &conn, const SnapshotOptions &options,
-                                    SnapshotPlan *plan) {
-    PgResult res;
-    if (auto error = conn.Exec("SELECT now()::text", PGRES_TUPLES_OK, &res))
-        return error;
-    plan->snapshot_time = res.Value(0, 0);
-    // Permanent plain tables (partitions included, partitioned parents have no rows) outside the
-    // system schemas. Ranges: one per range_blocks, at least one per table; the last open-ended.
+namespace {
+
+// Ranges of the tables matching `condition` (SQL on pg_class c and pg_namespace n): one per
+// range_blocks, at least one per table, the last open-ended. Appended to *ranges.
+std::optional<PgError> PlanTables(PgConn &conn, const SnapshotOptions &options,
+                                  const std::string &condition, int generation,
+                                  std::vector<SnapshotRange> *ranges) {
     std::string blocks = std::to_string(std::max<int64_t>(1, options.range_blocks));
+    // keyed: the warehouse can apply the table's rows by key (replica identity FULL or USING
+    // INDEX, or DEFAULT with a primary key).
     std::string sql =
-        "SELECT c.oid::regclass::text, c.oid, r.part, r.block_from, r.block_to "
+        "SELECT c.oid::regclass::text, c.oid, r.part, r.block_from, r.block_to, "
+        "pg_relation_filenode(c.oid), "
+        "c.relreplident IN ('f', 'i') OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM "
+        "pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)) AS keyed, " +
+        ExplicitTables(conn, options) +
+        " AS named, c.relreplident "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
         "LATERAL snowcdc.snapshot_ranges(c.oid, greatest(1, ceil(pg_relation_size(c.oid) / "
         "current_setting('block_size')::numeric / " +
@@ -494,26 +560,129 @@ std::optional<PgError> PlanSnapshot(PgConn &conn, const SnapshotOptions &options
         ")::int)) r "
         "WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
         "AND n.nspname NOT IN ('information_schema', 'snowcdc') AND n.nspname !~ '^pg_' AND " +
-        TableCondition(conn, options.tables) + " ORDER BY n.nspname, c.relname, r.part";
+        condition + " ORDER BY n.nspname, c.relname, r.part";
+    PgResult res;
     if (auto error = conn.Exec(sql, PGRES_TUPLES_OK, &res))
         return error;
-    plan->ranges.clear();
+    uint32_t warned = 0;
     for (int i = 0; i < res.Rows(); ++i) {
         SnapshotRange range;
         range.table = res.Value(i, 0);
         range.relid = static_cast<uint32_t>(std::stoul(res.Value(i, 1)));
+        bool keyed = res.Value(i, 6) == "t", named = res.Value(i, 7) == "t";
+        if (!keyed && generation == 0) {
+            if (warned != range.relid)
+                LogWarning(named ? "snapshot reads a table without a key because snapshot_tables "
+                                   "names it; the warehouse cannot merge its rows by key"
+                                 : "snapshot skips a table without a key: the warehouse could "
+                                   "not apply its rows by key",
+                           {{"table", range.table},
+                            {"fix", (res.Value(i, 8) == "n"
+                                         ? "ALTER TABLE " + range.table +
+                                               " REPLICA IDENTITY DEFAULT (with a primary key) "
+                                               "or REPLICA IDENTITY FULL"
+                                         : "ALTER TABLE " + range.table +
+                                               " ADD PRIMARY KEY (...), or ALTER TABLE " +
+                                               range.table + " REPLICA IDENTITY FULL") +
+                                        "; or name it in snapshot_tables to read it anyway"}});
+            warned = range.relid;
+            if (!named)
+                continue;
+        }
         range.part = std::stoi(res.Value(i, 2));
         range.block_from = std::stoll(res.Value(i, 3));
         if (!res.IsNull(i, 4))
             range.block_to = std::stoll(res.Value(i, 4));
-        plan->ranges.push_back(range);
+        range.relfilenode = static_cast<uint32_t>(std::stoul(res.Value(i, 5)));
+        range.generation = generation;
+        ranges->push_back(range);
     }
     return std::nullopt;
+}
+
+// On resume: every table with unfinished ranges whose relfilenode changed since it was planned
+// (or that no longer exists) gets its ranges planned again, from the start, under the next
+// generation. Saves the plan when it changed.
+std::optional<PgError> ReplanRewrittenTables(SnapshotPlan *plan, SnapshotStore *store,
+                                             const SnapshotOptions &options) {
+    std::map<uint32_t, uint32_t> planned;  // relid -> relfilenode, tables with work left
+    for (const auto &r : plan->ranges)
+        if (!r.done && r.relfilenode != 0)
+            planned[r.relid] = r.relfilenode;
+    if (planned.empty())
+        return std::nullopt;
+    PgConn conn;
+    if (auto error = PgConn::Connect(options.conninfo, false, &conn))
+        return error;
+    std::string oids;
+    for (const auto &[relid, filenode] : planned)
+        oids += (oids.empty() ? "" : ",") + std::to_string(relid);
+    PgResult res;
+    if (auto error = conn.Exec("SELECT oid, pg_relation_filenode(oid) FROM pg_catalog.pg_class "
+                               "WHERE oid IN (" +
+                                   oids + ")",
+                               PGRES_TUPLES_OK, &res))
+        return error;
+    std::map<uint32_t, uint32_t> now;
+    for (int i = 0; i < res.Rows(); ++i)
+        now[static_cast<uint32_t>(std::stoul(res.Value(i, 0)))] =
+            static_cast<uint32_t>(std::stoul(res.Value(i, 1)));
+    bool changed = false;
+    for (const auto &[relid, filenode] : planned) {
+        auto found = now.find(relid);
+        if (found == now.end() || found->second == filenode)
+            continue;  // unchanged; a dropped table is skipped by its reader
+        int generation = 0;
+        std::string table;
+        for (const auto &r : plan->ranges)
+            if (r.relid == relid) {
+                generation = std::max(generation, r.generation);
+                table = r.table;
+            }
+        std::vector<SnapshotRange> fresh;
+        if (auto error = PlanTables(conn, options, "c.oid = " + std::to_string(relid),
+                                    generation + 1, &fresh))
+            return error;
+        LogWarning(
+            "table rewritten (VACUUM FULL, CLUSTER or TRUNCATE) since its snapshot began: "
+            "reading it again from the start into new streams",
+            {{"table", table},
+             {"relfilenode_planned", filenode},
+             {"relfilenode_now", found->second},
+             {"generation", generation + 1},
+             {"ranges", fresh.size()}});
+        plan->ranges.erase(
+            std::remove_if(plan->ranges.begin(), plan->ranges.end(),
+                           [relid = relid](const SnapshotRange &r) { return r.relid == relid; }),
+            plan->ranges.end());
+        plan->ranges.insert(plan->ranges.end(), fresh.begin(), fresh.end());
+        changed = true;
+    }
+    if (changed)
+        store->SavePlan(*plan);
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<PgError> PlanSnapshot(PgConn &conn, const SnapshotOptions &options,
+                                    SnapshotPlan *plan) {
+    PgResult res;
+    if (auto error = conn.Exec("SELECT now()::text", PGRES_TUPLES_OK, &res))
+        return error;
+    plan->snapshot_time = res.Value(0, 0);
+    // Permanent plain tables (partitions: the leaves, which hold the rows and which the plugin
+    // names in its records) outside the system schemas, selected by SelectedTables().
+    plan->ranges.clear();
+    return PlanTables(conn, options, SelectedTables(conn, options), 0, &plan->ranges);
 }
 
 std::optional<PgError> ReadSnapshot(SnapshotPlan *plan, SnapshotStore *store,
                                     const SnapshotOptions &options,
                                     const std::string &exported_snapshot) {
+    if (exported_snapshot.empty())
+        if (auto error = ReplanRewrittenTables(plan, store, options))
+            return error;
     Readers readers(plan, store, options, exported_snapshot);
     return readers.Run();
 }

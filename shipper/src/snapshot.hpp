@@ -15,8 +15,12 @@
 //     (a delete of a missing key is a no-op);
 //   - a row inserted after the consistent point: maybe read as `r`, then its `c` is replayed.
 // Known imprecision: the history (SCD2) table may hold a newer image labelled at snapshot time.
-// Known limit: a table rewritten (VACUUM FULL, CLUSTER) between crash and resume moves rows to
-// other ctids, so resuming "after ctid" may skip rows; re-snapshot such a table.
+// Tables rewritten (VACUUM FULL, CLUSTER, TRUNCATE) move rows to other ctids, so resuming
+// "after ctid" could skip rows. Each range records its table's relfilenode: a resume re-plans
+// a table whose relfilenode changed and reads it again from the start into new streams (its
+// rows already sent stay: the merge keeps one per key, the history table holds them twice),
+// and a reader that finds the relfilenode changed under it (checked with the table locked,
+// so no rewrite can follow while it reads) stops with a retryable error that leads there.
 //
 // Ordering: `r` records carry lsn = consistent_point - 1, never the start of a WAL record and so
 // never a commit LSN: every snapshot row sorts before every WAL change, including a transaction
@@ -46,8 +50,14 @@ struct SnapshotRange {
     int64_t block_from = 0;
     std::optional<int64_t> block_to;  // nullopt: to the end of the table
     bool done = false;
+    // The table's pg_relation_filenode when the range was planned (0: not recorded). A rewrite
+    // (VACUUM FULL, CLUSTER, TRUNCATE) changes it and moves rows to other ctids.
+    uint32_t relfilenode = 0;
+    // Bumped each time the table is planned again after a rewrite, so the new ranges write to
+    // new streams whose (empty) committed positions hide nothing.
+    int generation = 0;
 
-    // The sink stream of this range: snap_<relid>_<part>.
+    // The sink stream of this range: snap_<relid>_<part>, or snap_<relid>_<part>_g<generation>.
     std::string StreamName() const;
 };
 
@@ -98,7 +108,11 @@ class SnapshotStore {
 
 struct SnapshotOptions {
     std::string conninfo;
-    std::string tables;  // comma-separated schema.table patterns, '*' any characters; "" = all
+    // Comma-separated schema.table patterns, '*' any characters; "" = the plugin's filter below.
+    std::string tables;
+    // The plugin's include-tables and exclude-tables patterns ("" = all, none).
+    std::string include_tables;
+    std::string exclude_tables;
     int parallelism = 2;
     int64_t range_blocks = 16384;  // blocks per range (128 MB of heap)
     bool numeric_as_string = false;

@@ -67,6 +67,23 @@ TEST(SnapshotPlan, JsonRoundTrip) {
     EXPECT_EQ(back.ranges[1].StreamName(), "snap_16384_1");
 }
 
+TEST(SnapshotPlan, RelfilenodeAndGenerationRoundTripAndNameNewStreams) {
+    SnapshotPlan plan = SamplePlan();
+    plan.ranges[1].relfilenode = 24601;
+    plan.ranges[1].generation = 2;
+    SnapshotPlan back = SnapshotPlan::FromJson(plan.ToJson());
+    EXPECT_EQ(back.ranges[1].relfilenode, 24601u);
+    EXPECT_EQ(back.ranges[1].generation, 2);
+    EXPECT_EQ(back.ranges[1].StreamName(), "snap_16384_1_g2");
+    EXPECT_EQ(back.ranges[0].StreamName(), "snap_16384_0");
+    // A plan written before these fields existed still loads (as "not recorded").
+    SnapshotPlan old = SnapshotPlan::FromJson(
+        R"({"state":"reading","consistent_point":"0/10","snapshot_time":"t","ranges":[)"
+        R"({"table":"public.a","relid":5,"part":0,"block_from":0,"block_to":null,"done":false}]})");
+    EXPECT_EQ(old.ranges[0].relfilenode, 0u);
+    EXPECT_EQ(old.ranges[0].generation, 0);
+}
+
 TEST(SnapshotPlan, MalformedJsonThrows) {
     EXPECT_ANY_THROW(SnapshotPlan::FromJson("{"));
     EXPECT_ANY_THROW(SnapshotPlan::FromJson(
