@@ -209,6 +209,19 @@ Shipper::Outcome Shipper::Snapshot() {
             plan = SnapshotPlan{};
             store->SavePlan(*plan);
         }
+        if (plan->state == SnapshotPlan::State::kDone && !exists) {
+            // A new slot would stream from now on: what changed since the old one was dropped
+            // would be missing from the sink without a word.
+            LogError("slot " + slot_ +
+                     " does not exist, but the sink holds a finished initial snapshot taken "
+                     "with a slot of that name: changes made since that slot was dropped are "
+                     "not in the sink. To take a new snapshot, remove the snapshot plan "
+                     "(ndjson-dir: snapshot-plan.json and the snap_*.ndjson files of "
+                     "output_dir; snowpipe: <channel prefix>.snapshot-plan.json in state_dir); "
+                     "to stream from now on without one, set snapshot = never");
+            fatal_ = true;
+            return Outcome::kFatal;
+        }
         if (plan->state == SnapshotPlan::State::kDone)
             return Outcome::kContinue;
         if (!exists && plan->state == SnapshotPlan::State::kReading) {

@@ -109,7 +109,7 @@ std::string CtidText(uint64_t seq) {
 // Runs a COPY ... TO STDOUT whose rows are records, appending each to `writer`.
 std::optional<PgError> CopyRecords(PgConn &conn, const std::string &query, SnapshotWriter *writer,
                                    const SnapshotOptions &options, Counter *records,
-                                   Counter *bytes) {
+                                   Counter *table_records, Counter *bytes) {
     std::string sql =
         "COPY (" + query + ") TO STDOUT (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')";
     if (auto error = conn.Exec(sql, PGRES_COPY_OUT, nullptr))
@@ -133,6 +133,7 @@ std::optional<PgError> CopyRecords(PgConn &conn, const std::string &query, Snaps
         if (uncommitted >= options.commit_bytes) {
             writer->Commit();
             records->Inc(static_cast<double>(count));
+            table_records->Inc(static_cast<double>(count));
             bytes->Inc(static_cast<double>(uncommitted));
             uncommitted = 0;
             count = 0;
@@ -141,6 +142,7 @@ std::optional<PgError> CopyRecords(PgConn &conn, const std::string &query, Snaps
         }
     }
     records->Inc(static_cast<double>(count));
+    table_records->Inc(static_cast<double>(count));
     bytes->Inc(static_cast<double>(uncommitted));
     PgResult res(PQgetResult(conn.get()));
     while (PGresult *extra = PQgetResult(conn.get()))
@@ -301,6 +303,9 @@ class Readers {
                            "table " + table +
                                " was rewritten (VACUUM FULL, CLUSTER or TRUNCATE) during the "
                                "snapshot; the snapshot resumes and reads it again"};
+        Counter *table_records =
+            &Metrics().GetCounter("snowcdc_snapshot_table_records_total",
+                                  "Snapshot records read, per table", {{"table", range.table}});
         std::optional<uint64_t> committed;
         std::unique_ptr<SnapshotWriter> writer = store_->OpenStream(range.StreamName(), &committed);
         std::string rel = std::to_string(range.relid) + "::oid::regclass";
@@ -320,14 +325,16 @@ class Readers {
                                conn.Literal(CtidText(*committed)) + "::tid AND t.ctid < " +
                                conn.Literal("(" + std::to_string(block + 1) + ",0)") +
                                "::tid ORDER BY t.ctid";
-            if (auto error = CopyRecords(conn, rows, writer.get(), options_, records_, bytes_))
+            if (auto error = CopyRecords(conn, rows, writer.get(), options_, records_,
+                                         table_records, bytes_))
                 return error;
             from = block + 1;
         }
         if (!range.block_to || from < *range.block_to) {
             std::string query = "SELECT snowcdc.encode_rows(" + rel + ", " + lsn + ", " + ts +
                                 ", " + std::to_string(from) + ", " + to + ", " + numeric + ")";
-            if (auto error = CopyRecords(conn, query, writer.get(), options_, records_, bytes_))
+            if (auto error = CopyRecords(conn, query, writer.get(), options_, records_,
+                                         table_records, bytes_))
                 return error;
         }
         writer->Commit();

@@ -19,6 +19,8 @@
 #include <sstream>
 #include <thread>
 
+#include <httplib.h>
+
 #include "pg_cluster.hpp"
 #include "shipper_harness.hpp"
 
@@ -58,6 +60,16 @@ uint64_t SnapshotSize(const std::string &dir) {
     for (const auto &name : SnapshotFiles(dir))
         total += ReadFileText(dir + "/" + name).size();
     return total;
+}
+
+// The value of the sample `series` (name with labels, as printed) in a /metrics text; -1: none.
+double MetricValue(const std::string &text, const std::string &series) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(series + " ", 0) == 0)
+            return std::stod(line.substr(series.size() + 1));
+    return -1;
 }
 
 // Keeps changing table big (updates, inserts, deletes, one transaction each) until stopped.
@@ -283,8 +295,10 @@ TEST_F(SnapshotTest, WritesDuringTheSnapshotAreNeitherLostNorDuplicated) {
     cluster_->Exec("CREATE TABLE empty_one (id int PRIMARY KEY)");
     Writer writer(cluster_->ConnInfo(), 60000, 30001);  // ids 1..30000 stay untouched
     ASSERT_TRUE(WaitUntil([&] { return writer.Commits() > 20; }));
+    int metrics_port = FreeLoopbackPort();
     StartShipper({"--snapshot-range-blocks", "200", "--snapshot-parallelism", "2",
-                  "--snapshot-commit-bytes", "256kB"});
+                  "--snapshot-commit-bytes", "256kB", "--metrics-port",
+                  std::to_string(metrics_port)});
     ASSERT_TRUE(WaitUntil([&] { return PlanIs("done") || !shipper_->Running(); }, seconds(240)));
     uint64_t at_done = writer.Commits();
     // Keep writing after the snapshot, into the WAL stream.
@@ -295,6 +309,21 @@ TEST_F(SnapshotTest, WritesDuringTheSnapshotAreNeitherLostNorDuplicated) {
 
     json plan = Plan();
     EXPECT_GT(plan["ranges"].size(), 2u);  // big is split; empty_one and done have a range
+    // Progress metrics: every range done, every record counted, per table too.
+    auto metrics = httplib::Client("127.0.0.1", metrics_port).Get("/metrics");
+    ASSERT_TRUE(metrics && metrics->status == 200);
+    size_t big_records = 0;
+    for (const json &r : SnapshotRecords())
+        big_records += r["table"] == "big";
+    EXPECT_EQ(MetricValue(metrics->body, "snowcdc_snapshot_ranges_total"),
+              static_cast<double>(plan["ranges"].size()));
+    EXPECT_EQ(MetricValue(metrics->body, "snowcdc_snapshot_ranges_done"),
+              static_cast<double>(plan["ranges"].size()));
+    EXPECT_EQ(MetricValue(metrics->body, "snowcdc_snapshot_records_total"),
+              static_cast<double>(SnapshotRecords().size()));
+    EXPECT_EQ(MetricValue(metrics->body, "snowcdc_snapshot_table_records_total{table=\"big\"}"),
+              static_cast<double>(big_records));
+    EXPECT_GT(MetricValue(metrics->body, "snowcdc_snapshot_bytes_total"), 0);
     std::map<int64_t, int> reads;
     for (const json &r : SnapshotRecords())
         if (r["table"] == "big")
@@ -455,6 +484,22 @@ TEST_F(SnapshotTest, NamedKeylessTablesAndPartitionedParentsAreRead) {
         ++rows[r["table"].get<std::string>()];
     EXPECT_EQ(rows, (std::map<std::string, int>{{"meas_1", 9}, {"meas_2", 10}, {"nokey", 5}}));
     EXPECT_NE(ReadFileText(log_).find("snapshot reads a table without a key"), std::string::npos);
+}
+
+// A finished snapshot whose slot was dropped: a new slot would stream from now on and the
+// changes in between would be missing, so the shipper stops and names the fix.
+TEST_F(SnapshotTest, FinishedSnapshotWithItsSlotDroppedStopsWithTheFix) {
+    StartShipper({});
+    ASSERT_NO_FATAL_FAILURE(FinishWithMarker(1));
+    shipper_->Signal(SIGTERM);
+    ASSERT_EQ(shipper_->WaitExit(), 0);
+    cluster_->Exec("SELECT pg_drop_replication_slot('s1')");
+    StartShipper({});
+    EXPECT_NE(shipper_->WaitExit(), 0);
+    EXPECT_NE(ReadFileText(log_).find("does not exist, but the sink holds a finished initial "
+                                      "snapshot"),
+              std::string::npos);
+    EXPECT_EQ(cluster_->Query("SELECT count(*) FROM pg_replication_slots"), "0");
 }
 
 // snapshot_tables picks tables; a finished snapshot is not taken again on restart; a table
