@@ -357,6 +357,7 @@ class SnapshotSuite:
             double, url = self._start_double()
             env.update({
                 "SNOWCDC_SINK": "snowpipe",
+                "SNOWCDC_STATE_DIR": out_dir,  # where the Snowpipe sink keeps the plan
                 "SNOWFLAKE_URL": url, "SNOWFLAKE_ACCOUNT": "TESTACCT",
                 "SNOWFLAKE_USER": "SHIPPER", "SNOWFLAKE_PRIVATE_KEY_FILE": self.key,
                 "SNOWFLAKE_DATABASE": "CDC_DB", "SNOWFLAKE_SCHEMA": "PUBLIC",
