@@ -1,5 +1,5 @@
 // snowcdc-shipper entry point: parses the command line (settings from the table, --config),
-// and runs `run` (the default), `check`, `status`, `settings` or `ddl`.
+// and runs `run` (the default), `check`, `status`, `resnapshot`, `settings` or `ddl`.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "ddl/ddl_command.hpp"
 #include "log.hpp"
+#include "resnapshot.hpp"
 #include "metrics.hpp"
 #include "settings.hpp"
 #include "shipper.hpp"
@@ -25,6 +26,8 @@ struct CommandLine {
     std::string config_file;
     std::map<std::string, std::string> cli;
     bool markdown = false;
+    std::string resnapshot_table;
+    bool resnapshot_cancel = false;
 };
 
 Settings LoadSettings(const CommandLine &cmd) {
@@ -95,6 +98,11 @@ int main(int argc, char **argv) {
     CLI::App *status = app.add_subcommand("status", "Show the slot's position and lag");
     CLI::App *settings = app.add_subcommand("settings", "Print the settings reference");
     settings->add_flag("--markdown", cmd.markdown, "As a markdown table for the docs");
+    CLI::App *resnapshot = app.add_subcommand(
+        "resnapshot", "Re-read one table into the stream while streaming goes on");
+    resnapshot->add_option("--table", cmd.resnapshot_table, "schema.table to re-snapshot")
+        ->required();
+    resnapshot->add_flag("--cancel", cmd.resnapshot_cancel, "Cancel the table's re-snapshot");
     snowcdc::ddl::AddDdlCommand(app);
     CLI11_PARSE(app, argc, argv);
     try {
@@ -105,6 +113,9 @@ int main(int argc, char **argv) {
             return snowcdc::RunCheck(snowcdc::LoadSettings(cmd));
         if (*status)
             return snowcdc::RunStatus(snowcdc::LoadSettings(cmd));
+        if (*resnapshot)
+            return snowcdc::RunResnapshotCommand(snowcdc::LoadSettings(cmd), cmd.resnapshot_table,
+                                                 cmd.resnapshot_cancel);
         if (!app.get_subcommands().empty() && !*run)
             return 0;  // a module's subcommand (ddl) did its work in its callback
         return snowcdc::RunShipper(cmd);

@@ -32,6 +32,14 @@ int64_t UnixNowUs() {
         .count();
 }
 
+// The plugin option numeric-as-string, which `r` records must follow too.
+bool NumericAsString(const Settings &settings) {
+    for (const auto &[name, value] : ParsePluginOptions(settings.GetString("plugin_options")))
+        if (name == "numeric-as-string")
+            return ParseBool(value).value_or(false);
+    return false;
+}
+
 Counter &ErrorCounter(const std::string &kind) {
     return Metrics().GetCounter("snowcdc_errors_total", "Errors by kind", {{"kind", kind}});
 }
@@ -44,6 +52,8 @@ Shipper::Shipper(Settings settings, std::unique_ptr<Sink> sink,
       sink_(std::move(sink)),
       reload_(std::move(reload)),
       batcher_(settings_.GetBytes("batch_max_bytes"), settings_.GetDuration("batch_max_delay")),
+      resnapshot_(settings_.GetString("conninfo"), settings_.GetInt("resnapshot_chunk_rows"),
+                  NumericAsString(settings_)),
       backoff_(BackoffPolicy{}) {
     slot_ = settings_.GetString("slot");
     if (!ValidSlotName(slot_))
@@ -140,6 +150,7 @@ Shipper::Outcome Shipper::Failed(const PgError &error) {
     healthy_ = false;
     stream_.Reset();
     tracker_.OnDisconnect();
+    resnapshot_.OnDisconnect();
     if (!IsRetryable(error.kind)) {
         LogError(error.message, {{"kind", PgFailureName(error.kind)}});
         fatal_ = true;
@@ -170,6 +181,7 @@ Shipper::Outcome Shipper::Connect() {
     got_message_ = false;
     input_drained_ = false;
     healthy_ = true;
+    resnapshot_.RequestsChanged();  // resumes running re-snapshots
     LogInfo("streaming started", {{"confirmed_lsn", FormatLsn(confirmed)}});
     Outcome outcome = Stream();
     return outcome == Outcome::kRetry && fatal_ ? Outcome::kFatal : outcome;
@@ -315,6 +327,8 @@ Shipper::Outcome Shipper::Stream() {
             o = SendStatus(now, false);
         if (o != Outcome::kContinue)
             return o;
+        if (!Backpressured())
+            resnapshot_.Service(tracker_.Confirmed(), now);
         MaybeHeartbeat(now);
         o = Wait(now);
         if (o != Outcome::kContinue)
@@ -384,19 +398,43 @@ Shipper::Outcome Shipper::HandleRecord(std::string_view text, uint64_t wal_start
             break;
         case RecordKind::kCommit:
             transactions_->Inc();
+            resnapshot_.OnCommit(rec->xid, rec->end_lsn);
             tracker_.OnCommit(rec->end_lsn, rec->ts);
             break;
         case RecordKind::kMessage:
             if (rec->prefix.substr(0, 8) != "snowcdc.")
                 Forward(text, {rec->lsn, rec->seq}, rec->op, rec->RouteHash(), now);
+            else
+                HandleOwnMessage(*rec, text, now);
             if (!rec->transactional)
                 tracker_.OnStandalone(rec->lsn);
             break;
         case RecordKind::kChange:
+            // The extension's own tables (re-snapshot requests) are bookkeeping, not data.
+            if (rec->schema == "snowcdc")
+                break;
+            resnapshot_.OnChange(*rec);
             Forward(text, {rec->lsn, rec->seq}, rec->op, rec->RouteHash(), now);
             break;
     }
     return Outcome::kContinue;
+}
+
+// snowcdc.* messages are never forwarded. A re-snapshot's high watermark brings the chunk's
+// `r` records, forwarded here at the watermark's place in the stream (resnapshot.hpp).
+void Shipper::HandleOwnMessage(const FramedRecord &rec, std::string_view text,
+                               Clock::time_point now) {
+    if (rec.prefix == "snowcdc.snapshot_request") {
+        resnapshot_.OnRequestMessage(text);
+        return;
+    }
+    if (rec.prefix != "snowcdc.watermark")
+        return;
+    WatermarkOutcome outcome = resnapshot_.OnWatermark(rec, text);
+    if (outcome.replayed_last)
+        tracker_.OnSkipped(*outcome.replayed_last);
+    for (const ResnapshotRecord &r : outcome.records)
+        Forward(r.text, r.pos, 'r', r.route_hash, now);
 }
 
 void Shipper::Forward(std::string_view text, StreamPosition pos, char op, uint64_t route_hash,

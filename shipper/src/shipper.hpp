@@ -17,6 +17,7 @@
 #include "pg_connection.hpp"
 #include "position_tracker.hpp"
 #include "replication_stream.hpp"
+#include "resnapshot.hpp"
 #include "settings.hpp"
 #include "sink.hpp"
 
@@ -47,6 +48,7 @@ class Shipper {
     Outcome HandleRecord(std::string_view text, uint64_t wal_start, Clock::time_point now);
     void Forward(std::string_view text, StreamPosition pos, char op, uint64_t route_hash,
                  Clock::time_point now);
+    void HandleOwnMessage(const FramedRecord &rec, std::string_view text, Clock::time_point now);
     Outcome ServiceSink(Clock::time_point now, bool force_batch);
     Outcome SendStatus(Clock::time_point now, bool reply_requested);
     void MaybeHeartbeat(Clock::time_point now);
@@ -66,6 +68,7 @@ class Shipper {
     PgConn heartbeat_conn_;
     Batcher batcher_;
     PositionTracker tracker_;
+    Resnapshotter resnapshot_;
     Backoff backoff_;
     bool tracker_started_ = false;
     bool healthy_ = false;
