@@ -321,15 +321,22 @@ class SnapshotSuite:
         raise RuntimeError("the test double did not start within 30 s; see %s" % self.work)
 
     def _committed_snapshot_rows(self, url):
-        count = 0
+        """`r` rows the double has committed."""
         with urllib.request.urlopen(url + "/_double/committed", timeout=300) as response:
-            for line in response:
-                record = json.loads(line)
-                row = record.get("row", record) if isinstance(record, dict) else record
-                if isinstance(row, str):
-                    row = json.loads(row)
-                if row.get("op") == "r":
-                    count += 1
+            body = response.read()
+        # Fast path: the double embeds each row's JSON as the shipper sent it, which is the
+        # record as the extension wrote it (no spaces); parse every line only otherwise.
+        count = body.count(b'"op":"r"')
+        if count == body.count(b"\n"):
+            return count
+        count = 0
+        for line in body.splitlines():
+            record = json.loads(line)
+            row = record.get("row", record) if isinstance(record, dict) else record
+            if isinstance(row, str):
+                row = json.loads(row)
+            if row.get("op") == "r":
+                count += 1
         return count
 
     def _run_shipper(self, contender, table):
