@@ -9,9 +9,14 @@
 namespace snowcdc::snowpipe {
 namespace {
 
-std::string Zstd(std::string_view data) {
+constexpr int kZstdLevel = 3;
+
+std::string Zstd(std::string_view data, ZSTD_CCtx *context) {
     std::string out(ZSTD_compressBound(data.size()), '\0');
-    size_t size = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);
+    size_t size = context != nullptr
+                      ? ZSTD_compressCCtx(context, out.data(), out.size(), data.data(), data.size(),
+                                          kZstdLevel)
+                      : ZSTD_compress(out.data(), out.size(), data.data(), data.size(), kZstdLevel);
     if (ZSTD_isError(size)) {
         throw std::runtime_error(std::string("zstd compression failed: ") +
                                  ZSTD_getErrorName(size));
@@ -74,11 +79,34 @@ std::string Compress(Compression compression, std::string_view data) {
         case Compression::kNone:
             return std::string(data);
         case Compression::kZstd:
-            return Zstd(data);
+            return Zstd(data, nullptr);
         case Compression::kGzip:
             return Gzip(data);
     }
     return std::string(data);
+}
+
+// The one owner of the zstd context.
+struct Compressor::ZstdContext {
+    ZSTD_CCtx *context = ZSTD_createCCtx();
+    ~ZstdContext() { ZSTD_freeCCtx(context); }
+};
+
+Compressor::Compressor(Compression compression)
+    : compression_(compression),
+      zstd_(compression == Compression::kZstd ? std::make_unique<ZstdContext>() : nullptr) {
+    if (zstd_ && zstd_->context == nullptr) {
+        throw std::runtime_error("zstd compression failed: out of memory for a context");
+    }
+}
+
+Compressor::~Compressor() = default;
+
+std::string Compressor::Compress(std::string_view data) {
+    if (zstd_) {
+        return Zstd(data, zstd_->context);
+    }
+    return snowpipe::Compress(compression_, data);
 }
 
 }  // namespace snowcdc::snowpipe

@@ -28,7 +28,8 @@ SnowpipeChannel::SnowpipeChannel(std::string name, TokenSource &tokens, PipeAddr
       options_(std::move(options)),
       shared_(shared),
       client_(tokens, pipe),
-      backoff_(options_.backoff) {
+      backoff_(options_.backoff),
+      compressor_(options_.compression) {
     {
         std::lock_guard<std::mutex> lock(shared_.mutex);
         if (!shared_.poller) {
@@ -48,8 +49,8 @@ SnowpipeChannel::~SnowpipeChannel() {
     shared_.poller->Remove(this);
     std::lock_guard<std::mutex> lock(mutex_);
     size_t released = request_charge_;
-    for (size_t i = kept_; i < records_.size(); ++i) {
-        released += Charge(records_[i]);
+    for (const QueuedRecord &record : records_) {
+        released += Charge(record);
     }
     shared_.in_flight_bytes -= released;
 }
@@ -118,13 +119,10 @@ std::optional<std::string> SnowpipeChannel::ApplyOpenAnswer(const OpenAnswer &an
         }
         // What the token covers is committed (kept for late error reports); the rest of
         // what was appended is gone with the old session and goes out again.
-        size_t released = 0;
-        for (; kept_ < records_.size() && committed_ && records_[kept_].pos <= *committed_;
-             ++kept_) {
-            released += Charge(records_[kept_]);
+        while (kept_ < records_.size() && committed_ && records_[kept_].pos <= *committed_) {
+            ++kept_;
         }
         appended_ = kept_;
-        shared_.in_flight_bytes -= released;
     }
     shared_.Notify();
     return std::nullopt;
@@ -210,7 +208,9 @@ void SnowpipeChannel::DeliverStatus(DeliveredStatus status) {
     wake_.notify_all();
 }
 
-// A record's share of in_flight_bytes, from its Enqueue() until it is known committed.
+// A record's share of in_flight_bytes, from its Enqueue() until it is dropped: kept
+// committed records are memory too, and a full in-flight window of them (all committed by
+// one status) must not let the shipper read another window before they are gone.
 size_t SnowpipeChannel::Charge(const QueuedRecord &record) {
     return record.length + size_t{1} + sizeof(QueuedRecord);
 }
@@ -314,7 +314,7 @@ SnowpipeChannel::Step SnowpipeChannel::Open() {
     return Step::kContinue;
 }
 
-// Fills request_ from the first unsent records, up to the request size limit. Records of
+// Fills request_ from the first unsent records, up to the request size target. Records of
 // one segment lie back to back with their '\n', so runs of them are copied at once.
 bool SnowpipeChannel::BuildRequest() {
     std::string body;
@@ -323,11 +323,12 @@ bool SnowpipeChannel::BuildRequest() {
     StreamPosition last;
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        size_t limit = std::min(options_.request_target_bytes, options_.request_max_bytes);
         size_t bytes = 0;
         size_t end = appended_;
         for (; end < records_.size(); ++end) {
             size_t size = records_[end].length + size_t{1};
-            if (end > appended_ && bytes + size > options_.request_max_bytes) {
+            if (end > appended_ && bytes + size > limit) {
                 break;
             }
             bytes += size;
@@ -361,7 +362,7 @@ bool SnowpipeChannel::BuildRequest() {
     request_.request_id = NewRequestId();
     request_.uncompressed_size = body.size();
     request_.compression = options_.compression;
-    request_.body = Compress(options_.compression, body);
+    request_.body = compressor_.Compress(body);
     // The size limit holds on the wire: a body that compression would not shrink goes plain.
     if (request_.compression != Compression::kNone && request_.body.size() >= body.size()) {
         request_.compression = Compression::kNone;
@@ -398,7 +399,7 @@ SnowpipeChannel::Step SnowpipeChannel::AppendNext() {
                 unauthorized_streak_ = 0;
             }
             // Not under mutex_: the poller takes the channels' locks under its own.
-            shared_.poller->Appended();
+            shared_.poller->PollSoon();
             return Step::kContinue;
         }
         case Outcome::kRetry:
@@ -451,18 +452,29 @@ SnowpipeChannel::Step SnowpipeChannel::HandleStatus() {
             Fail("channel holds offset token '" + *token + "', which snowcdc did not write");
             return Step::kStop;
         }
-        ApplyCommitted(*pos);
+        if (ApplyCommitted(*pos)) {
+            // The next status lets the newly committed records go: ask for it soon.
+            shared_.poller->PollSoon();
+        }
     }
     WarnIfStalled(*status);
     return Step::kContinue;
 }
 
 // The records committed before the status just handled were candidates for its error
-// count; now they are let go (their share of in_flight_bytes went at their commit).
+// count; now they are let go.
 void SnowpipeChannel::DropKept() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (; kept_ > 0; --kept_, --appended_) {
-        PopFront();
+    size_t released = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (; kept_ > 0; --kept_, --appended_) {
+            released += Charge(records_.front());
+            PopFront();
+        }
+        shared_.in_flight_bytes -= released;
+    }
+    if (released > 0) {
+        shared_.Notify();  // room for the shipper to read on
     }
 }
 
@@ -490,21 +502,22 @@ void SnowpipeChannel::WarnIfStalled(const ChannelStatus &status) {
     }
 }
 
-void SnowpipeChannel::ApplyCommitted(StreamPosition pos) {
+// True when records became committed (they are kept until the next status).
+bool SnowpipeChannel::ApplyCommitted(StreamPosition pos) {
+    bool advanced = false;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (committed_ && pos <= *committed_) {
-            return;
+            return false;
         }
         committed_ = pos;
         last_commit_progress_ = std::chrono::steady_clock::now();
-        size_t released = 0;
         for (; kept_ < appended_ && records_[kept_].pos <= pos; ++kept_) {
-            released += Charge(records_[kept_]);
+            advanced = true;
         }
-        shared_.in_flight_bytes -= released;
     }
     shared_.Notify();
+    return advanced;
 }
 
 // Snowflake counts rows it could not load without saying which: every record in the range

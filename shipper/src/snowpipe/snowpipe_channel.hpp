@@ -30,7 +30,8 @@ namespace snowcdc::snowpipe {
 enum class OnReject { kSkip, kStop };
 
 struct ChannelOptions {
-    size_t request_max_bytes = 4u << 20;  // uncompressed NDJSON per append
+    size_t request_max_bytes = 4u << 20;     // uncompressed NDJSON per append, at most
+    size_t request_target_bytes = 1u << 20;  // ... and usually (a larger record goes alone)
     Compression compression = Compression::kZstd;
     // Status is polled status_min_interval after an accepted append, then every
     // status_interval while appended rows wait for their commit.
@@ -118,7 +119,7 @@ class SnowpipeChannel {
     void PopFront();
     std::string_view Text(const QueuedRecord &record) const;
     Step HandleRowErrors(const ChannelStatus &status);
-    void ApplyCommitted(StreamPosition pos);
+    bool ApplyCommitted(StreamPosition pos);
     void WarnIfStalled(const ChannelStatus &status);
     bool BuildRequest();
     bool WaitBackoff(std::chrono::milliseconds delay);
@@ -152,6 +153,7 @@ class SnowpipeChannel {
     std::string continuation_;
     std::string session_;
     Backoff backoff_;
+    Compressor compressor_;
     std::chrono::steady_clock::time_point last_commit_progress_{};  // for the stall warning
     AppendRequest request_;  // the append in progress; kept across retries (same request id)
     size_t request_records_ = 0;

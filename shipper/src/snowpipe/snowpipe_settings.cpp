@@ -47,6 +47,10 @@ std::vector<SettingSpec> SettingSpecs() {
         {"snowpipe_request_max_bytes", T::kBytes, "4MB",
          "Largest append body before compression; a record above it is a dead letter", false,
          "SNOWCDC_SNOWPIPE_REQUEST_MAX_BYTES"},
+        {"snowpipe_request_target_bytes", T::kBytes, "1MB",
+         "An append carries about this much NDJSON (before compression) when more waits; "
+         "smaller bodies keep less memory per channel",
+         false, "SNOWCDC_SNOWPIPE_REQUEST_TARGET_BYTES"},
         {"snowpipe_compression",
          T::kString,
          "zstd",
@@ -112,6 +116,7 @@ SnowpipeSinkOptions SinkOptionsFromSettings(const Settings &settings) {
     options.channel_count = static_cast<int>(channels);
     options.channel_prefix = settings.GetString("snowpipe_channel_prefix");
     options.channel.request_max_bytes = settings.GetBytes("snowpipe_request_max_bytes");
+    options.channel.request_target_bytes = settings.GetBytes("snowpipe_request_target_bytes");
     options.channel.compression = *ParseCompression(settings.GetString("snowpipe_compression"));
     options.channel.status_interval = settings.GetDuration("snowpipe_status_interval");
     options.channel.status_min_interval = settings.GetDuration("snowpipe_status_min_interval");

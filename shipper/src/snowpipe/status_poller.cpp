@@ -44,10 +44,10 @@ void StatusPoller::Remove(SnowpipeChannel *channel) {
     channels_.erase(std::remove(channels_.begin(), channels_.end(), channel), channels_.end());
 }
 
-void StatusPoller::Appended() {
+void StatusPoller::PollSoon() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        appended_ = true;
+        soon_ = true;
     }
     wake_.notify_all();
 }
@@ -78,9 +78,9 @@ bool StatusPoller::WaitUntilDue(std::vector<Wanted> *wanted) {
             wake_.wait(lock);
             continue;
         }
-        auto due = last_poll_ + (appended_ ? options_.min_interval : options_.interval);
+        auto due = last_poll_ + (soon_ ? options_.min_interval : options_.interval);
         if (std::chrono::steady_clock::now() >= due) {
-            appended_ = false;
+            soon_ = false;
             last_poll_ = std::chrono::steady_clock::now();
             ++polls_;
             return true;

@@ -49,8 +49,9 @@ class StatusPoller {
     // waits while a status is being handed to that channel.
     void Add(SnowpipeChannel *channel);
     void Remove(SnowpipeChannel *channel);
-    // An append was accepted: poll once `min_interval` has passed since the last poll.
-    void Appended();
+    // An append was accepted, or records became committed (the next status releases
+    // them): poll once `min_interval` has passed since the last poll.
+    void PollSoon();
     uint64_t Polls() const;
 
   private:
@@ -77,7 +78,7 @@ class StatusPoller {
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
-    bool appended_ = false;  // an append was accepted since the last poll was sent
+    bool soon_ = false;  // PollSoon() was called since the last poll was sent
     uint64_t polls_ = 0;
     std::chrono::steady_clock::time_point last_poll_{};
     std::vector<SnowpipeChannel *> channels_;
