@@ -88,6 +88,11 @@ class SnapshotWriter {
     virtual void Append(std::string_view record) = 0;
     // Makes everything appended durable. Throws SnapshotStoreError.
     virtual void Commit() = 0;
+    // A progress point every snapshot_commit_bytes: by default a Commit(). A store whose
+    // commits take long (Snowpipe: seconds) may let the reader go on while the data of this
+    // point commits, as long as what the previous point covered is durable (memory stays
+    // bounded; a resume re-reads at most two points' worth). Throws SnapshotStoreError.
+    virtual void Checkpoint() { Commit(); }
 };
 
 // Where a sink keeps snapshot progress. Writers of different streams are used from different

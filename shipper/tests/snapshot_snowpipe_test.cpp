@@ -189,6 +189,23 @@ TEST_F(SnapshotSnowpipeTest, FaultsOnTheWayStillExactlyOnce) {
     ExpectExactlyOnce("sp_snap_9_0", 1500);
 }
 
+// A checkpoint lets the read go on while its records commit; Commit() waits for all of them.
+TEST_F(SnapshotSnowpipeTest, CheckpointDoesNotWaitForItsOwnRecords) {
+    auto sink = MakeSink();
+    std::optional<uint64_t> committed;
+    auto writer = sink->Snapshots()->OpenStream("snap_3_0", &committed);
+    server_->HoldCommits(true);
+    for (uint64_t seq = 0; seq < 90; seq += 3)
+        writer->Append(Record(seq));
+    writer->Checkpoint();  // returns although nothing can commit now
+    EXPECT_EQ(server_->CommittedCount(), 0u);
+    for (uint64_t seq = 90; seq < 150; seq += 3)
+        writer->Append(Record(seq));
+    server_->HoldCommits(false);
+    writer->Commit();
+    ExpectExactlyOnce("sp_snap_3_0", 150);
+}
+
 TEST_F(SnapshotSnowpipeTest, OutOfOrderOrSeqlessRecordsAreRefused) {
     auto sink = MakeSink();
     std::optional<uint64_t> committed;

@@ -57,11 +57,27 @@ class SnowpipeSnapshotWriter : public SnapshotWriter {
             Flush();
     }
 
-    // Waits until the channel's committed token covers every record handed to it. The
-    // channel retries and re-opens by itself; only a fatal failure ends the wait early.
+    // Waits until the channel's committed token covers every record handed to it.
     void Commit() override {
         Flush();
-        while (true) {
+        WaitCommitted(last_);
+        checkpoint_ = last_;
+    }
+
+    // Appends go on while the records since the previous checkpoint commit (a Snowflake commit
+    // takes seconds: waiting for each would stall the read); only the previous checkpoint's
+    // records must be committed by now.
+    void Checkpoint() override {
+        Flush();
+        WaitCommitted(checkpoint_);
+        checkpoint_ = last_;
+    }
+
+  private:
+    // Waits until no record at or below `seq` is pending. The channel retries and re-opens by
+    // itself; only a fatal failure ends the wait early.
+    void WaitCommitted(std::optional<uint64_t> seq) {
+        while (seq) {
             uint64_t version = 0;
             {
                 std::lock_guard<std::mutex> lock(shared_->mutex);
@@ -70,14 +86,14 @@ class SnowpipeSnapshotWriter : public SnapshotWriter {
                 version = shared_->version;
             }
             // Not under shared_->mutex: the channel takes its own lock before that one.
-            if (!channel_->FirstPending())
+            std::optional<StreamPosition> first = channel_->FirstPending();
+            if (!first || first->lsn > *seq)
                 return;
             std::unique_lock<std::mutex> lock(shared_->mutex);
             shared_->changed.wait(lock, [&] { return shared_->version != version; });
         }
     }
 
-  private:
     void Flush() {
         if (batch_.empty())
             return;
@@ -89,6 +105,7 @@ class SnowpipeSnapshotWriter : public SnapshotWriter {
     std::unique_ptr<SinkShared> shared_;
     std::unique_ptr<SnowpipeChannel> channel_;
     std::optional<uint64_t> last_;
+    std::optional<uint64_t> checkpoint_;  // last_ at the previous Checkpoint()
     size_t batch_bytes_;
     size_t batch_bytes_now_ = 0;
     std::vector<PendingRecord> batch_;
