@@ -369,14 +369,123 @@ void AppendFloat4(StringInfo out, float4 value) {
     AppendBytes(out, digits, len);
 }
 
+/*
+ * numeric's stored form, which pg_upgrade carries unchanged from release to release: after the
+ * varlena header a 16-bit word whose top two bits say positive (00), negative (01), short (10)
+ * or special (11: NaN and the infinities). A short header also holds the sign, the display
+ * scale and the weight; a long one holds the display scale and is followed by a signed 16-bit
+ * weight. Then the base-10000 digits, int16 each, most significant first, without leading or
+ * trailing zero digits; the weight is the power of 10000 of the first.
+ */
+constexpr uint16 kNumericSignMask = 0xC000;
+constexpr uint16 kNumericNegative = 0x4000;
+constexpr uint16 kNumericShort = 0x8000;
+constexpr uint16 kNumericSpecial = 0xC000;
+constexpr uint16 kNumericShortNegative = 0x2000;
+constexpr uint16 kNumericShortScaleMask = 0x1F80;
+constexpr int kNumericShortScaleShift = 7;
+constexpr uint16 kNumericShortWeightNegative = 0x0040;
+constexpr uint16 kNumericShortWeightMask = 0x003F;
+constexpr uint16 kNumericLongScaleMask = 0x3FFF;
+constexpr int kDecimalDigitsPerDigit = 4;
+
+/* Writes `digit` (0..9999) as exactly four decimal digits at `dest`. */
+inline void FourDigits(char *dest, int digit) {
+    dest[0] = static_cast<char>('0' + digit / 1000);
+    dest[1] = static_cast<char>('0' + digit / 100 % 10);
+    dest[2] = static_cast<char>('0' + digit / 10 % 10);
+    dest[3] = static_cast<char>('0' + digit % 10);
+}
+
+/*
+ * A finite numeric in plain decimal, byte for byte what numeric_out prints: a '-' when
+ * negative, the integer part without leading zeros ("0" when below one), then when the display
+ * scale is positive '.' and exactly that many fraction digits (zeros past the stored digits).
+ * `data` and `len` are the value after its varlena header, `header` its first 16-bit word.
+ */
+void AppendFiniteNumeric(StringInfo out, const char *data, int len, uint16 header) {
+    bool negative;
+    int scale;
+    int weight;
+    int header_len;
+    if ((header & kNumericSignMask) == kNumericShort) {
+        negative = (header & kNumericShortNegative) != 0;
+        scale = (header & kNumericShortScaleMask) >> kNumericShortScaleShift;
+        int magnitude = header & kNumericShortWeightMask;
+        weight = (header & kNumericShortWeightNegative) != 0 ? magnitude - 64 : magnitude;
+        header_len = sizeof(uint16);
+    } else {
+        negative = (header & kNumericSignMask) == kNumericNegative;
+        scale = header & kNumericLongScaleMask;
+        int16 stored_weight;
+        memcpy(&stored_weight, data + sizeof(uint16), sizeof(stored_weight));
+        weight = stored_weight;
+        header_len = sizeof(uint16) + sizeof(int16);
+    }
+    const char *digits = data + header_len; /* may be unaligned: read with memcpy */
+    int ndigits = (len - header_len) / static_cast<int>(sizeof(int16));
+    auto digit_at = [&](int index) -> int {
+        if (index < 0 || index >= ndigits)
+            return 0;
+        int16 digit;
+        memcpy(&digit, digits + index * sizeof(int16), sizeof(digit));
+        return digit;
+    };
+    int integer_groups = weight < 0 ? 1 : weight + 1;
+    enlargeStringInfo(
+        out, 1 + integer_groups * kDecimalDigitsPerDigit + 1 + scale + kDecimalDigitsPerDigit);
+    char *end = out->data + out->len;
+    if (negative)
+        *end++ = '-';
+    int index;
+    if (weight < 0) {
+        *end++ = '0';
+        index = weight + 1;
+    } else {
+        /* the first group without its leading zeros, but at least one digit */
+        char group[kDecimalDigitsPerDigit];
+        FourDigits(group, digit_at(0));
+        int skip = 0;
+        while (skip < kDecimalDigitsPerDigit - 1 && group[skip] == '0')
+            skip++;
+        memcpy(end, group + skip, kDecimalDigitsPerDigit - skip);
+        end += kDecimalDigitsPerDigit - skip;
+        for (index = 1; index <= weight; index++, end += kDecimalDigitsPerDigit)
+            FourDigits(end, digit_at(index));
+    }
+    if (scale > 0) {
+        *end++ = '.';
+        /* whole groups, then the end is cut back to exactly `scale` fraction digits */
+        char *fraction_end = end + scale;
+        for (; end < fraction_end; index++, end += kDecimalDigitsPerDigit)
+            FourDigits(end, digit_at(index));
+        end = fraction_end;
+    }
+    *end = '\0';
+    out->len = static_cast<int>(end - out->data);
+}
+
+/*
+ * numeric as a JSON number (a string with numeric_as_string), read from its stored form
+ * rather than through numeric_out; NaN and the infinities, which JSON numbers cannot hold,
+ * as the strings numeric_out prints.
+ */
 void AppendNumeric(StringInfo out, Datum value, const SnowcdcEncoderOptions *opts) {
-    Numeric num = DatumGetNumeric(value);
-    char *digits = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
-    bool quote = opts->numeric_as_string || numeric_is_nan(num) || numeric_is_inf(num);
-    if (quote)
+    struct varlena *stored =
+        pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(DatumGetPointer(value)));
+    const char *data = VARDATA_ANY(stored);
+    uint16 header;
+    memcpy(&header, data, sizeof(header));
+    if ((header & kNumericSignMask) == kNumericSpecial) {
         AppendChar(out, '"');
-    appendStringInfoString(out, digits);
-    if (quote)
+        appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(numeric_out, value)));
+        AppendChar(out, '"');
+        return;
+    }
+    if (opts->numeric_as_string)
+        AppendChar(out, '"');
+    AppendFiniteNumeric(out, data, VARSIZE_ANY_EXHDR(stored), header);
+    if (opts->numeric_as_string)
         AppendChar(out, '"');
 }
 
