@@ -345,6 +345,7 @@ WatermarkOutcome Resnapshotter::OnWatermark(const FramedRecord &rec, std::string
                              "transaction committed before the low watermark",
                              current_->table)
                     .Inc();
+                ++current_->rereads;
                 active_.reset();
                 return out;
             }
@@ -372,6 +373,8 @@ WatermarkOutcome Resnapshotter::OnWatermark(const FramedRecord &rec, std::string
     }
     req.all_read = active_->last;
     ++req.next_chunk;
+    req.rows += static_cast<int64_t>(out.records.size());
+    req.dropped += static_cast<int64_t>(dropped);
     TableCounter("snowcdc_resnapshot_rows_total", "Re-snapshot r records emitted", req.table)
         .Inc(static_cast<double>(out.records.size()));
     TableCounter("snowcdc_resnapshot_rows_dropped_total",
@@ -424,7 +427,11 @@ void Resnapshotter::WriteProgress(uint64_t confirmed) {
         bool done = p.done;
         pending_.pop_front();
         if (done) {
-            LogInfo("re-snapshot done", {{"table", current_->table}, {"request", current_->id}});
+            LogInfo("re-snapshot done", {{"table", current_->table},
+                                         {"request", current_->id},
+                                         {"rows", current_->rows},
+                                         {"rows_dropped", current_->dropped},
+                                         {"chunks_reread", current_->rereads}});
             RunningGauge(current_->table).Set(0);
             current_.reset();
             reload_ = true;  // the next request, if any

@@ -158,6 +158,9 @@ class Resnapshotter {
         bool from_start = true;
         int64_t next_chunk = 1;
         bool all_read = false;  // the last chunk has been emitted
+        int64_t rows = 0;       // `r` records emitted by this process (for the log)
+        int64_t dropped = 0;    // chunk rows dropped for changes between the watermarks
+        int64_t rereads = 0;    // chunks read again (a commit before L was not yet visible)
     };
     struct ActiveChunk {
         int64_t chunk = 0;

@@ -257,7 +257,13 @@ TEST_F(ResnapshotTest, UnderWriteLoadTheRebuiltTableEqualsTheSource) {
     EXPECT_EQ(cluster_->Query("SELECT chunks >= 100, last_key IS NOT NULL FROM "
                               "snowcdc.snapshot_requests"),
               "t|t");
-    EXPECT_NE(ReadFileText(log_).find("\"re-snapshot done\""), std::string::npos);
+    std::string log = ReadFileText(log_);
+    size_t done = log.find("\"re-snapshot done\"");
+    ASSERT_NE(done, std::string::npos);
+    size_t line = log.rfind('\n', done) + 1;
+    std::printf("load commits during the re-snapshot: %llu; %s\n",
+                static_cast<unsigned long long>(commits_during),
+                log.substr(line, log.find('\n', done) - line).c_str());
     // The extension's bookkeeping is not shipped as data.
     EXPECT_TRUE(Records("snapshot_request").empty());
 }
