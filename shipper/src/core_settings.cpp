@@ -70,9 +70,10 @@ std::vector<SettingSpec> CoreSettingSpecs() {
         {"batch_max_delay", T::kDuration, "50ms",
          "Hand a batch to the sink when its first record is this old", true,
          "SNOWCDC_BATCH_MAX_DELAY"},
-        {"max_in_flight_bytes", T::kBytes, "64MB",
-         "Stop reading from Postgres while this much data is buffered or not yet durable", true,
-         "SNOWCDC_MAX_IN_FLIGHT_BYTES"},
+        {"max_in_flight_bytes", T::kBytes, "16MB",
+         "Stop reading from Postgres while this much data is buffered or not yet durable (the "
+         "shipper's memory is about 32MB plus this)",
+         true, "SNOWCDC_MAX_IN_FLIGHT_BYTES"},
         {"status_interval", T::kDuration, "1s",
          "Send the confirmed position to Postgres at least this often", true,
          "SNOWCDC_STATUS_INTERVAL"},
