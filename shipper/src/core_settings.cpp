@@ -32,7 +32,9 @@ std::vector<SettingSpec> CoreSettingSpecs() {
          {"never", "initial"}},
         {"snapshot_tables", T::kString, "",
          "Tables of the initial snapshot: comma-separated schema.table patterns, * = any "
-         "characters; empty = every user table",
+         "characters (a partitioned table stands for its partitions); empty = the tables the "
+         "plugin's include-tables/exclude-tables pass, less those without a key (no primary key "
+         "or replica identity NOTHING: skipped with a warning; named here, they are read)",
          false, "SNOWCDC_SNAPSHOT_TABLES"},
         {"snapshot_parallelism", T::kInt, "2", "Connections reading the snapshot at once", false,
          "SNOWCDC_SNAPSHOT_PARALLELISM"},
