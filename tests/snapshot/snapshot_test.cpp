@@ -7,7 +7,10 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -500,6 +503,48 @@ TEST_F(SnapshotTest, FinishedSnapshotWithItsSlotDroppedStopsWithTheFix) {
                                       "snapshot"),
               std::string::npos);
     EXPECT_EQ(cluster_->Query("SELECT count(*) FROM pg_replication_slots"), "0");
+}
+
+// On a terminal the snapshot shows a progress line (rewritten in place with \r).
+TEST_F(SnapshotTest, ProgressLineOnATerminal) {
+    cluster_->Exec("CREATE TABLE items (id int PRIMARY KEY, v text)");
+    cluster_->Exec("INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 20000) g");
+    std::vector<std::string> args = QuickShipperArgs(cluster_->ConnInfo(), "ndjson-dir");
+    args.insert(args.begin(), "run");
+    args.insert(args.end(),
+                {"--output-dir", dir_, "--snapshot", "initial", "--snapshot-range-blocks", "20"});
+    std::vector<char *> argv;
+    std::string binary = SNOWCDC_SHIPPER_BINARY;
+    argv.push_back(binary.data());
+    for (std::string &a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int terminal = -1;
+    pid_t pid = forkpty(&terminal, nullptr, nullptr, nullptr);
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        execv(binary.c_str(), argv.data());
+        _exit(127);
+    }
+    std::string output;
+    std::thread reader([&] {
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(terminal, buf, sizeof buf)) > 0)
+            output.append(buf, static_cast<size_t>(n));  // ends with EIO when the child exits
+    });
+    bool done = WaitUntil([&] { return PlanIs("done"); }, seconds(120));
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    reader.join();
+    close(terminal);
+    ASSERT_TRUE(done) << output;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+    size_t total = Plan()["ranges"].size();
+    EXPECT_NE(output.find("\rsnapshot: "), std::string::npos) << output;
+    EXPECT_NE(output.find(" ranges, "), std::string::npos) << output;
+    EXPECT_NE(output.find("/" + std::to_string(total) + " ranges"), std::string::npos) << output;
 }
 
 // snapshot_tables picks tables; a finished snapshot is not taken again on restart; a table
