@@ -239,9 +239,10 @@ void Resnapshotter::IssueChunk() {
     Request &req = *current_;
     std::string id = std::to_string(req.id);
     std::string chunk = std::to_string(req.next_chunk);
+    std::string token = token_ + "-" + std::to_string(++reads_);
     auto mark = [&](const char *which) {
         return "SELECT snowcdc.snapshot_watermark(" + id + ", " + chunk + ", '" + which + "', " +
-               conn_.Literal(token_) + ")";
+               conn_.Literal(token) + ")";
     };
     std::string select = "SELECT record, key::text FROM snowcdc.snapshot_chunk(" + id + ", " +
                          (req.from_start ? "NULL" : conn_.Literal(req.after) + "::text[]") + ", " +
@@ -274,7 +275,7 @@ void Resnapshotter::IssueChunk() {
     std::string last_key = res.Rows() > 0 ? res.Value(res.Rows() - 1, 1) : std::string();
     bool last = res.Rows() < chunk_rows_;
     active_.emplace(ActiveChunk{req.next_chunk, ChunkWindow(schema, table, std::move(rows)),
-                                last_key, last, std::move(invisible)});
+                                last_key, last, std::move(invisible), token});
     LogDebug("re-snapshot chunk read",
              {{"table", req.table}, {"chunk", req.next_chunk}, {"rows", res.Rows()}});
 }
@@ -309,25 +310,26 @@ bool Resnapshotter::ReadChunk(const std::string &select, PgResult *rows,
 
 WatermarkOutcome Resnapshotter::OnWatermark(const FramedRecord &rec, std::string_view text) {
     WatermarkOutcome out;
-    nlohmann::json content;
+    std::string token;
+    bool high = false;
     try {
-        content =
+        nlohmann::json content =
             nlohmann::json::parse(nlohmann::json::parse(text).at("content").get<std::string>());
-        if (content.at("token").get<std::string>() != token_ || !current_ ||
-            content.at("request").get<int64_t>() != current_->id)
-            return out;  // another process's (replayed) or another request's watermark
+        token = content.at("token").get<std::string>();
+        high = content.at("mark").get<std::string>() == "high";
     } catch (const nlohmann::json::exception &e) {
         LogWarning(std::string("ignoring a snowcdc.watermark message that is not ours: ") +
                    e.what());
         return out;
     }
-    int64_t chunk = content.value("chunk", int64_t{0});
-    bool high = content.value("mark", std::string()) == "high";
-    if (!active_ || active_->chunk != chunk) {
+    if (!current_)
+        return out;
+    if (!active_ || active_->token != token) {
         // A replayed high watermark (after a reconnect) of a chunk emitted before: its records
-        // are in the sink already, and its transaction must wait for them.
+        // are in the sink already, and its transaction must wait for them. Any other
+        // watermark is another process's or an abandoned read's.
         for (PendingProgress &p : pending_)
-            if (high && p.chunk == chunk) {
+            if (high && p.token == token) {
                 out.replayed_last = p.last_pos;
                 if (p.hw_end_lsn == 0)
                     awaiting_commit_ = true;
@@ -339,7 +341,7 @@ WatermarkOutcome Resnapshotter::OnWatermark(const FramedRecord &rec, std::string
             if (recent_count_.count(xid) > 0) {
                 // Committed before L but not yet visible to the select: read the chunk again.
                 LogDebug("re-snapshot chunk missed a commit before its low watermark; rereading",
-                         {{"table", current_->table}, {"chunk", chunk}, {"xid", xid}});
+                         {{"table", current_->table}, {"chunk", active_->chunk}, {"xid", xid}});
                 TableCounter("snowcdc_resnapshot_chunks_reread_total",
                              "Re-snapshot chunks read again because their select missed a "
                              "transaction committed before the low watermark",
@@ -353,8 +355,15 @@ WatermarkOutcome Resnapshotter::OnWatermark(const FramedRecord &rec, std::string
         return out;
     }
     ChunkWindow &window = active_->window;
+    if (!window.IsOpen()) {  // cannot happen: the stream has the low watermark first
+        LogWarning("re-snapshot chunk's high watermark came without its low one; rereading",
+                   {{"table", current_->table}, {"chunk", active_->chunk}});
+        active_.reset();
+        return out;
+    }
+    int64_t chunk = active_->chunk;
     size_t dropped = window.Dropped();
-    PendingProgress progress{chunk, active_->last_key, 0, active_->last, 0, std::nullopt};
+    PendingProgress progress{chunk, active_->last_key, 0, active_->last, 0, std::nullopt, token};
     for (std::string &record : window.Close(rec.lsn, rec.seq + 1, rec.ts)) {
         std::string error;
         std::optional<FramedRecord> framed = FrameRecord(record, &error);

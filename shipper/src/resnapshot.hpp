@@ -37,7 +37,9 @@
 //
 // The merge is ordered by (lsn, seq) and idempotent per key, so the sink may receive a chunk
 // twice: after a crash, the chunk after the last durable one is read again, under new
-// watermarks (the old watermarks replay with another process's token and are ignored).
+// watermarks. Every chunk read gets its own token (this process's random token and a counter),
+// and only the watermarks of the chunk read last count: watermarks of another process, of a
+// chunk abandoned at a reconnect or read again, replay harmlessly.
 //
 // Spec note: cdc-record-v1 says a snapshot row sorts before every WAL change of its table; a
 // re-snapshot `r` sorts at its chunk's high watermark instead, after the changes before it.
@@ -168,6 +170,7 @@ class Resnapshotter {
         std::string last_key;             // key text[] literal of the chunk's last row
         bool last = false;                // fewer rows than asked: the table's end
         std::vector<uint32_t> invisible;  // the select snapshot's xip list (32-bit xids)
+        std::string token;                // of this read of the chunk
     };
     struct PendingProgress {
         int64_t chunk = 0;
@@ -176,6 +179,7 @@ class Resnapshotter {
         bool done = false;
         uint64_t hw_end_lsn = 0;  // 0 until the high watermark's commit is seen
         std::optional<StreamPosition> last_pos;
+        std::string token;
     };
 
     bool EnsureConnected();
@@ -192,7 +196,8 @@ class Resnapshotter {
     std::string conninfo_;
     int64_t chunk_rows_;
     bool numeric_as_string_;
-    std::string token_;  // this process's watermark token
+    std::string token_;   // this process's watermark token
+    uint64_t reads_ = 0;  // chunk reads so far: the token's counter
     PgConn conn_;
     bool reload_ = true;
     Clock::time_point retry_at_{};
