@@ -4,7 +4,7 @@
 // watermarks. Checks: the table rebuilt from the sink by (lsn, seq) equals the source; every row
 // the load never touched has an `r` record after the request; no deleted row comes back from a
 // stale `r`; kill -9 mid re-snapshot and the restarted shipper finishes it from its durable
-// progress; a cancel stops it.
+// progress; so does a Postgres restart; a cancel stops it.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <signal.h>
@@ -285,6 +285,21 @@ TEST_F(ResnapshotTest, KillNineMidResnapshotAndTheRestartFinishesIt) {
     ASSERT_EQ(writer.Error(), "");
     Mark();
     EXPECT_NE(ReadFileText(log_).find("\"re-snapshot resumes\""), std::string::npos);
+    ExpectReplicaEqualsSource();
+    ExpectUntouchedRowsResnapshotted(before);
+}
+
+// A Postgres restart mid re-snapshot: the shipper reconnects, the chunk in the stream is read
+// again under new watermarks (the old ones replay and are ignored), and it finishes.
+TEST_F(ResnapshotTest, APostgresRestartMidResnapshotIsSurvived) {
+    StartShipper("50");
+    uint64_t before = CurrentLsn();
+    Request();
+    ASSERT_TRUE(WaitUntil([&] { return DurableChunks() >= 3 || !shipper_->Running(); }));
+    cluster_->Restart("fast");
+    ASSERT_NE(Status(), "done") << "the re-snapshot ended before the restart";
+    WaitForStatus("done");
+    Mark();
     ExpectReplicaEqualsSource();
     ExpectUntouchedRowsResnapshotted(before);
 }
