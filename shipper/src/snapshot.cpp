@@ -559,7 +559,8 @@ std::string SnapshotPlan::ToJson() const {
     return json{{"state", StateName(state)},
                 {"consistent_point", FormatLsn(consistent_point)},
                 {"snapshot_time", snapshot_time},
-                {"ranges", ranges_json}}
+                {"ranges", ranges_json},
+                {"retired_streams", retired_streams}}
         .dump();
 }
 
@@ -580,6 +581,8 @@ SnapshotPlan SnapshotPlan::FromJson(const std::string &text) {
         throw std::runtime_error("bad consistent_point");
     plan.consistent_point = *lsn;
     plan.snapshot_time = j.at("snapshot_time").get<std::string>();
+    if (j.contains("retired_streams"))
+        plan.retired_streams = j["retired_streams"].get<std::vector<std::string>>();
     for (const auto &r : j.at("ranges")) {
         SnapshotRange range;
         range.table = r.at("table").get<std::string>();
@@ -711,6 +714,9 @@ std::optional<PgError> ReplanRewrittenTables(SnapshotPlan *plan, SnapshotStore *
              {"relfilenode_now", found->second},
              {"generation", generation + 1},
              {"ranges", fresh.size()}});
+        for (const auto &r : plan->ranges)
+            if (r.relid == relid)
+                plan->retired_streams.push_back(r.StreamName());
         plan->ranges.erase(
             std::remove_if(plan->ranges.begin(), plan->ranges.end(),
                            [relid = relid](const SnapshotRange &r) { return r.relid == relid; }),

@@ -66,6 +66,8 @@ struct SnapshotPlan {
     uint64_t consistent_point = 0;
     std::string snapshot_time;  // timestamptz text, the `ts` of every `r` record
     std::vector<SnapshotRange> ranges;
+    // Streams of ranges replaced after a rewrite: released with the others by Finish().
+    std::vector<std::string> retired_streams;
 
     // lsn of every `r` record (see the comment at the top).
     uint64_t RecordLsn() const { return consistent_point - 1; }

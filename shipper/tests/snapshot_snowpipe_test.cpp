@@ -233,6 +233,8 @@ TEST_F(SnapshotSnowpipeTest, PlanLivesInStateDirAndFinishDropsChannels) {
         plan.ranges.push_back(range);
         ReadRange(*store, range.StreamName(), 60, 5);
     }
+    ReadRange(*store, "snap_77_0_old", 30, 5);  // a range replaced after a rewrite
+    plan.retired_streams.push_back("snap_77_0_old");
     store->SavePlan(plan);
     EXPECT_EQ(store->LoadPlan()->ToJson(), plan.ToJson());
     std::ifstream file(state_dir_ + "/sp.snapshot-plan.json");
@@ -246,6 +248,7 @@ TEST_F(SnapshotSnowpipeTest, PlanLivesInStateDirAndFinishDropsChannels) {
     channels = server_->Channels();
     EXPECT_EQ(std::count(channels.begin(), channels.end(), "sp_snap_77_0"), 0);
     EXPECT_EQ(std::count(channels.begin(), channels.end(), "sp_snap_77_1"), 0);
+    EXPECT_EQ(std::count(channels.begin(), channels.end(), "sp_snap_77_0_old"), 0);
     EXPECT_EQ(std::count(channels.begin(), channels.end(), "sp_0"), 1);  // WAL channel stays
 }
 

@@ -71,7 +71,9 @@ TEST(SnapshotPlan, RelfilenodeAndGenerationRoundTripAndNameNewStreams) {
     SnapshotPlan plan = SamplePlan();
     plan.ranges[1].relfilenode = 24601;
     plan.ranges[1].generation = 2;
+    plan.retired_streams = {"snap_16384_1_g1"};
     SnapshotPlan back = SnapshotPlan::FromJson(plan.ToJson());
+    EXPECT_EQ(back.retired_streams, plan.retired_streams);
     EXPECT_EQ(back.ranges[1].relfilenode, 24601u);
     EXPECT_EQ(back.ranges[1].generation, 2);
     EXPECT_EQ(back.ranges[1].StreamName(), "snap_16384_1_g2");

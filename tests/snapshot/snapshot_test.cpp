@@ -423,6 +423,7 @@ TEST_F(SnapshotTest, VacuumFullBetweenKillAndResumeRereadsTheTable) {
         ++rereads;
     }
     EXPECT_GT(rereads, 0);
+    EXPECT_EQ(after["retired_streams"].size(), before["ranges"].size() - 1);  // all but done's
     ExpectSnapshotBeforeChanges();
     ExpectStreamsStrictlyIncreasing();
     ExpectBigEqualsTable();  // every row of the table is in the merged sink

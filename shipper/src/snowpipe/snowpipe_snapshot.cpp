@@ -152,12 +152,16 @@ class SnowpipeSnapshotStore : public SnapshotStore {
             std::move(shared), std::move(channel), *committed, options_.channel.request_max_bytes);
     }
 
-    // Finished ranges' channels are dropped so that nothing keeps them (or polls them); a
-    // channel that is already gone is what a second call after a crash finds.
+    // Finished ranges' channels (and those of ranges replaced after a rewrite) are dropped so
+    // that nothing keeps them (or polls them); a channel that is already gone is what a second
+    // call after a crash finds.
     void Finish(const SnapshotPlan &plan) override {
         SnowpipeClient client(tokens_, options_.pipe);
-        for (const SnapshotRange &range : plan.ranges) {
-            std::string name = SnapshotChannelName(options_.channel_prefix, range.StreamName());
+        std::vector<std::string> streams = plan.retired_streams;
+        for (const SnapshotRange &range : plan.ranges)
+            streams.push_back(range.StreamName());
+        for (const std::string &stream : streams) {
+            std::string name = SnapshotChannelName(options_.channel_prefix, stream);
             std::string request_id = NewRequestId();
             Backoff backoff(options_.channel.backoff);
             for (int attempt = 1;; ++attempt) {
