@@ -524,10 +524,9 @@ def markdown(results, contenders_used, header_lines):
         "or the shipper's." % SHIPPER_RANGES,
         "",
     ]
-    for contender in contenders_used:
-        if contender.unavailable is not None:
-            lines.append("- %s: not measured, %s" % (contender.name, contender.unavailable))
-    lines += ["", "Contenders: " + "; ".join(
+    unavailable = ["- %s: not measured, %s" % (c.name, c.unavailable)
+                   for c in contenders_used if c.unavailable is not None]
+    lines += unavailable + ([""] if unavailable else []) + ["Contenders: " + "; ".join(
         "%s (%s)" % (c.name, c.note) for c in contenders_used if c.unavailable is None) + ".",
         ""]
     summary = ["| contender | " + " | ".join(r.table.name for r in results) + " |",
