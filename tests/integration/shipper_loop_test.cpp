@@ -73,7 +73,7 @@ TEST(ShipperLoopTest, ConfirmsOnlyDurableTransactionsAndBoundsInFlightData) {
         {"conninfo", cluster.ConnInfo()}, {"slot", "s1"},
         {"status_interval", "50ms"},      {"batch_max_delay", "5ms"},
         {"batch_max_bytes", "300"},       {"max_in_flight_bytes", "2kB"},
-        {"heartbeat_interval", "0"}};
+        {"heartbeat_interval", "0"},      {"snapshot", "never"}};
     Settings settings = Settings::Load(
         CoreSettingSpecs(), {cli, "", [](const char *) -> const char * { return nullptr; }});
     auto owned = std::make_unique<LaggingSink>();
