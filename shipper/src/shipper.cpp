@@ -211,10 +211,11 @@ Shipper::Outcome Shipper::Snapshot() {
             if (!settings_.GetBool("create_slot"))
                 return Outcome::kContinue;  // PrepareSlot reports the missing slot
             if (store == nullptr) {
-                LogError(
-                    "snapshot = initial needs a sink that can hold a snapshot: ndjson-dir, or "
-                    "snowpipe with state_dir set (where the snapshot plan is kept); set "
-                    "state_dir, or set snapshot = never and copy the existing rows another way");
+                LogError("snapshot = initial needs a sink that can hold a snapshot, and sink " +
+                         settings_.GetString("sink") +
+                         " cannot: use ndjson-dir, or snowpipe with state_dir set (where the "
+                         "snapshot plan is kept), or set snapshot = never to stream only the "
+                         "changes from now on");
                 fatal_ = true;
                 return Outcome::kFatal;
             }
