@@ -20,8 +20,9 @@ std::vector<SettingSpec> CoreSettingSpecs() {
          "Create the slot with the snowcdc plugin when it does not exist", false,
          "SNOWCDC_CREATE_SLOT"},
         {"plugin_options", T::kString, "",
-         "Extra output plugin options, e.g. before=on,numeric-as-string=on", false,
-         "SNOWCDC_PLUGIN_OPTIONS"},
+         "Extra output plugin options, e.g. before=on,include-tables='public.a,public.b' (a list "
+         "value in single quotes); transactions and messages are the shipper's",
+         false, "SNOWCDC_PLUGIN_OPTIONS"},
         {"snapshot",
          T::kString,
          "initial",

@@ -57,22 +57,47 @@ bool ValidSlotName(const std::string &slot) {
 }
 
 std::vector<std::pair<std::string, std::string>> ParsePluginOptions(const std::string &text) {
+    // Entries are separated by commas; a value in single quotes may hold commas (list-valued
+    // options such as include-tables), and '' inside it is one quote.
+    std::vector<std::string> items;
+    std::string item;
+    bool quoted = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (quoted) {
+            if (c != '\'')
+                item += c;
+            else if (i + 1 < text.size() && text[i + 1] == '\'')
+                item += text[++i];
+            else
+                quoted = false;
+        } else if (c == '\'') {
+            quoted = true;
+        } else if (c == ',') {
+            items.push_back(std::move(item));
+            item.clear();
+        } else {
+            item += c;
+        }
+    }
+    if (quoted)
+        throw ConfigError("setting plugin_options: a quoted value is not closed in '" + text +
+                          "'; write e.g. include-tables='public.a,public.b'");
+    items.push_back(std::move(item));
+
     std::vector<std::pair<std::string, std::string>> options;
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t comma = text.find(',', start);
-        std::string item =
-            TrimSpaces(text.substr(start, comma == std::string::npos ? comma : comma - start));
-        start = comma == std::string::npos ? text.size() : comma + 1;
-        if (item.empty())
+    for (const std::string &raw : items) {
+        std::string entry = TrimSpaces(raw);
+        if (entry.empty())
             continue;
-        size_t eq = item.find('=');
-        std::string name = TrimSpaces(item.substr(0, eq));
+        size_t eq = entry.find('=');
+        std::string name = TrimSpaces(entry.substr(0, eq));
         if (name.empty() || name.find_first_of(" \"'") != std::string::npos)
-            throw ConfigError("setting plugin_options: '" + item +
-                              "' is not name=value; write e.g. before=on,numeric-as-string=on");
+            throw ConfigError("setting plugin_options: '" + entry +
+                              "' is not name=value; write e.g. "
+                              "before=on,include-tables='public.a,public.b'");
         options.emplace_back(name,
-                             eq == std::string::npos ? "on" : TrimSpaces(item.substr(eq + 1)));
+                             eq == std::string::npos ? "on" : TrimSpaces(entry.substr(eq + 1)));
     }
     return options;
 }

@@ -69,7 +69,8 @@ class ReplicationStream {
     std::unique_ptr<char, FreeMem> buffer_;  // the last message handed out by Read()
 };
 
-// Parses "a=1,b=on" into option pairs; throws ConfigError naming a malformed entry.
+// Parses "a=1,b=on,c='x,y'" into option pairs (a quoted value may hold commas, '' is a quote);
+// throws ConfigError naming a malformed entry.
 std::vector<std::pair<std::string, std::string>> ParsePluginOptions(const std::string &text);
 // True for names Postgres accepts as slot names: [a-z0-9_], 1..63 characters.
 bool ValidSlotName(const std::string &slot);

@@ -20,6 +20,10 @@ constexpr int kReadBudget = 10000;                                 // messages p
 constexpr auto kSinkPollInterval = std::chrono::milliseconds(10);  // while data is in flight
 constexpr auto kIdleWakeup = std::chrono::seconds(1);
 constexpr auto kMinStatusInterval = std::chrono::milliseconds(10);
+// A confirmed position that moved is told to the server this soon, without waiting for
+// status_interval: the slot (and whoever watches its lag) sees durable progress promptly,
+// at the cost of a few small messages per second while data flows.
+constexpr auto kConfirmedFeedbackInterval = std::chrono::milliseconds(100);
 
 int MillisUntil(Shipper::Clock::time_point deadline, Shipper::Clock::time_point now) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
@@ -61,8 +65,17 @@ Shipper::Shipper(Settings settings, std::unique_ptr<Sink> sink,
                           "' is not a valid slot name; use lower-case letters, digits and _");
     // The shipper needs begin/commit records and the heartbeat's messages.
     plugin_options_ = {{"transactions", "on"}, {"messages", "on"}};
-    for (auto &option : ParsePluginOptions(settings_.GetString("plugin_options")))
+    for (auto &option : ParsePluginOptions(settings_.GetString("plugin_options"))) {
+        if (option.first == "transactions" || option.first == "messages")
+            throw ConfigError("setting plugin_options: " + option.first +
+                              " is set by the shipper (it needs transaction boundaries and its "
+                              "own messages); remove it from plugin_options");
+        // A message filter must still pass the shipper's own messages (heartbeat, re-snapshot
+        // requests and watermarks), or idle slots stop advancing and re-snapshots stall.
+        if (option.first == "message-prefixes")
+            option.second += ",snowcdc.heartbeat,snowcdc.snapshot_request,snowcdc.watermark";
         plugin_options_.push_back(option);
+    }
     MetricsRegistry &m = Metrics();
     records_ = &m.GetCounter("snowcdc_records_total", "Records forwarded to the sink");
     bytes_ = &m.GetCounter("snowcdc_bytes_total", "Bytes of records forwarded to the sink");
@@ -484,12 +497,17 @@ Shipper::Outcome Shipper::ServiceSink(Clock::time_point now, bool force_batch) {
 Shipper::Outcome Shipper::SendStatus(Clock::time_point now, bool reply_requested) {
     if (!stream_.Connected())
         return Outcome::kContinue;
-    if (reply_requested || now >= next_status_) {
-        uint64_t confirmed = tracker_.Confirmed();
+    uint64_t confirmed = tracker_.Confirmed();
+    bool progressed = confirmed > sent_confirmed_ &&
+                      now >= last_status_ + std::min<std::chrono::milliseconds>(
+                                                status_interval_, kConfirmedFeedbackInterval);
+    if (reply_requested || progressed || now >= next_status_) {
         // 0 would mean "no position"; before the first confirmation only a reply is owed.
         if (confirmed > 0 || reply_requested) {
             if (auto error = stream_.SendStatus(std::max(received_, confirmed), confirmed, false))
                 return Failed(*error);
+            sent_confirmed_ = confirmed;
+            last_status_ = now;
         }
         next_status_ = now + status_interval_;
     }

@@ -21,6 +21,22 @@ TEST(ReplicationStreamTest, PluginOptionsParse) {
     EXPECT_THROW(ParsePluginOptions("a\"b=1"), ConfigError);
 }
 
+TEST(ReplicationStreamTest, QuotedValuesHoldCommasAndQuotes) {
+    auto options = ParsePluginOptions(
+        "include-tables='public.a, \"My Schema\".t',before, message-prefixes='app.x,it''s'");
+    ASSERT_EQ(options.size(), 3u);
+    EXPECT_EQ(options[0],
+              (std::pair<std::string, std::string>{"include-tables", "public.a, \"My Schema\".t"}));
+    EXPECT_EQ(options[1], (std::pair<std::string, std::string>{"before", "on"}));
+    EXPECT_EQ(options[2], (std::pair<std::string, std::string>{"message-prefixes", "app.x,it's"}));
+    try {
+        ParsePluginOptions("include-tables='public.a,public.b");
+        FAIL() << "an unclosed quote must be refused";
+    } catch (const ConfigError &e) {
+        EXPECT_NE(std::string(e.what()).find("not closed"), std::string::npos) << e.what();
+    }
+}
+
 TEST(ReplicationStreamTest, SlotNamesFollowPostgresRules) {
     EXPECT_TRUE(ValidSlotName("snowcdc_1"));
     EXPECT_FALSE(ValidSlotName(""));

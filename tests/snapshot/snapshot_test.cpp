@@ -441,6 +441,7 @@ TEST_F(SnapshotTest, VacuumFullBetweenKillAndResumeRereadsTheTable) {
 TEST_F(SnapshotTest, DefaultSelectionFollowsThePluginFilterAndSkipsKeylessTables) {
     cluster_->Exec("CREATE TABLE keyed (id int PRIMARY KEY, v text)");
     cluster_->Exec("CREATE TABLE excluded (id int PRIMARY KEY, v text)");
+    cluster_->Exec("CREATE TABLE excluded_too (id int PRIMARY KEY, v text)");
     cluster_->Exec("CREATE TABLE nokey (id int, v text)");
     cluster_->Exec("CREATE TABLE nothing_id (id int PRIMARY KEY, v text)");
     cluster_->Exec("ALTER TABLE nothing_id REPLICA IDENTITY NOTHING");
@@ -451,11 +452,13 @@ TEST_F(SnapshotTest, DefaultSelectionFollowsThePluginFilterAndSkipsKeylessTables
         "PARTITION BY RANGE (at)");
     cluster_->Exec("CREATE TABLE meas_1 PARTITION OF meas FOR VALUES FROM (0) TO (100)");
     cluster_->Exec("CREATE TABLE meas_2 PARTITION OF meas FOR VALUES FROM (100) TO (200)");
-    for (const char *t : {"keyed", "excluded", "nokey", "nothing_id", "full_id"})
+    for (const char *t : {"keyed", "excluded", "excluded_too", "nokey", "nothing_id", "full_id"})
         cluster_->Exec(std::string("INSERT INTO ") + t +
                        " SELECT g, 'v' || g FROM generate_series(1, 20) g");
     cluster_->Exec("INSERT INTO meas SELECT g, g * 10, 'm' FROM generate_series(1, 19) g");
-    StartShipper({"--plugin-options", "exclude-tables=public.excluded"});
+    // A list value in quotes, and a message filter the shipper widens to its own messages.
+    StartShipper({"--plugin-options",
+                  "exclude-tables='public.excluded, public.excluded_too',message-prefixes=app"});
     ASSERT_NO_FATAL_FAILURE(FinishWithMarker(1));
     std::map<std::string, int> rows;
     for (const json &r : SnapshotRecords())
@@ -466,6 +469,11 @@ TEST_F(SnapshotTest, DefaultSelectionFollowsThePluginFilterAndSkipsKeylessTables
     EXPECT_NE(log.find("ALTER TABLE nokey ADD PRIMARY KEY"), std::string::npos);
     EXPECT_NE(log.find("ALTER TABLE nothing_id REPLICA IDENTITY DEFAULT"), std::string::npos);
     EXPECT_EQ(log.find("ALTER TABLE excluded"), std::string::npos);
+    // Changes to the excluded tables are not streamed either.
+    cluster_->Exec("INSERT INTO excluded_too VALUES (100, 'x')");
+    ASSERT_NO_FATAL_FAILURE(FinishWithMarker(2));
+    for (const json &r : ReadSinkRecords(dir_))
+        EXPECT_NE(r.value("table", ""), "excluded_too") << r.dump();
 }
 
 // Tables named in snapshot_tables are read even without a key (with a warning); naming a
