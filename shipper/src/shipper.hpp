@@ -85,6 +85,8 @@ class Shipper {
     std::chrono::milliseconds status_interval_{1000};
     std::chrono::milliseconds heartbeat_interval_{0};
     Clock::time_point next_status_{};
+    Clock::time_point last_status_{};  // when the last status update was sent
+    uint64_t sent_confirmed_ = 0;      // the flush position it carried
     Clock::time_point last_data_{};
     Clock::time_point next_heartbeat_{};
 
