@@ -494,13 +494,17 @@ Shipper::Outcome Shipper::ServiceSink(Clock::time_point now, bool force_batch) {
     return Outcome::kContinue;
 }
 
+// When a confirmed position that moved may be sent ahead of status_interval.
+Shipper::Clock::time_point Shipper::ConfirmedFeedbackDue() const {
+    return last_status_ +
+           std::min<std::chrono::milliseconds>(status_interval_, kConfirmedFeedbackInterval);
+}
+
 Shipper::Outcome Shipper::SendStatus(Clock::time_point now, bool reply_requested) {
     if (!stream_.Connected())
         return Outcome::kContinue;
     uint64_t confirmed = tracker_.Confirmed();
-    bool progressed = confirmed > sent_confirmed_ &&
-                      now >= last_status_ + std::min<std::chrono::milliseconds>(
-                                                status_interval_, kConfirmedFeedbackInterval);
+    bool progressed = confirmed > sent_confirmed_ && now >= ConfirmedFeedbackDue();
     if (reply_requested || progressed || now >= next_status_) {
         // 0 would mean "no position"; before the first confirmation only a reply is owed.
         if (confirmed > 0 || reply_requested) {
@@ -550,6 +554,8 @@ Shipper::Clock::time_point Shipper::NextDeadline(Clock::time_point now) const {
         deadline = std::min(deadline, std::max(next_heartbeat_, last_data_ + heartbeat_interval_));
     if (sink_->InFlightBytes() > 0)
         deadline = std::min(deadline, now + kSinkPollInterval);
+    if (tracker_.Confirmed() > sent_confirmed_)
+        deadline = std::min(deadline, ConfirmedFeedbackDue());
     return deadline;
 }
 

@@ -50,6 +50,7 @@ class Shipper {
                  Clock::time_point now);
     void HandleOwnMessage(const FramedRecord &rec, std::string_view text, Clock::time_point now);
     Outcome ServiceSink(Clock::time_point now, bool force_batch);
+    Clock::time_point ConfirmedFeedbackDue() const;
     Outcome SendStatus(Clock::time_point now, bool reply_requested);
     void MaybeHeartbeat(Clock::time_point now);
     Outcome Wait(Clock::time_point now);

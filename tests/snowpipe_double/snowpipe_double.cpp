@@ -84,6 +84,13 @@ std::vector<std::string> SplitRows(const std::string &body) {
     return rows;
 }
 
+// Whether a row is one JSON object. json::accept() validates without building a DOM,
+// which keeps the double's CPU (it shares the machine with the shipper in benchmarks) low.
+bool IsJsonObject(std::string_view row) {
+    size_t start = row.find_first_not_of(" \t\r\n");
+    return start != std::string_view::npos && row[start] == '{' && json::accept(row);
+}
+
 std::optional<std::string> Decompress(const httplib::Request &req) {
     std::string encoding = req.get_header_value("Content-Encoding");
     if (encoding.empty() || encoding == "identity") {
@@ -430,10 +437,9 @@ void SnowpipeDouble::HandleAppend(const httplib::Request &req, httplib::Response
     pending.commit_at = SteadyClock::now() + options_.commit_delay;
     int64_t errors = 0;
     for (std::string &row : SplitRows(*body)) {
-        json parsed = json::parse(row, nullptr, false);
         bool rejected =
-            !parsed.is_object() || (!options_.reject_rows_containing.empty() &&
-                                    row.find(options_.reject_rows_containing) != std::string::npos);
+            !IsJsonObject(row) || (!options_.reject_rows_containing.empty() &&
+                                   row.find(options_.reject_rows_containing) != std::string::npos);
         if (rejected) {
             ++errors;
         } else {

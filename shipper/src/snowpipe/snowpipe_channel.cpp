@@ -149,31 +149,45 @@ void SnowpipeChannel::Stop() {
 }
 
 // The records' texts are copied into one segment, so a record costs its bytes plus a
-// QueuedRecord rather than a string of its own. The committed position only grows through
-// appends of records already held, so a record above it now is above it at the push too.
+// QueuedRecord rather than a string of its own.
 void SnowpipeChannel::Enqueue(std::vector<PendingRecord> records) {
-    std::optional<StreamPosition> committed = Committed();
+    ChannelSegment segment;
     size_t bytes = 0;
     for (const PendingRecord &record : records) {
-        if (!committed || *committed < record.pos) {
-            bytes += record.text.size() + 1;
-        }
+        bytes += record.text.size() + 1;
     }
-    if (bytes == 0) {
-        return;
-    }
-    std::string segment;
-    segment.reserve(bytes);
-    std::vector<QueuedRecord> queued;
+    segment.text.reserve(bytes);
+    segment.records.reserve(records.size());
     for (const PendingRecord &record : records) {
-        if (!committed || *committed < record.pos) {
-            queued.push_back(QueuedRecord{record.pos, 0, static_cast<uint32_t>(segment.size()),
-                                          static_cast<uint32_t>(record.text.size())});
-            segment += record.text;
-            segment += '\n';
-        }
+        segment.records.push_back(QueuedRecord{record.pos, 0,
+                                               static_cast<uint32_t>(segment.text.size()),
+                                               static_cast<uint32_t>(record.text.size())});
+        segment.text += record.text;
+        segment.text += '\n';
     }
     records.clear();
+    Enqueue(std::move(segment));
+}
+
+// The committed position only grows through appends of records already held, so a record
+// above it now is above it at the push too. Records at or below it are not queued (their
+// text stays in the segment until it goes, uncharged: that happens only on a replay).
+void SnowpipeChannel::Enqueue(ChannelSegment segment) {
+    std::optional<StreamPosition> committed = Committed();
+    std::vector<QueuedRecord> &queued = segment.records;
+    if (committed) {
+        queued.erase(
+            std::remove_if(queued.begin(), queued.end(),
+                           [&](const QueuedRecord &record) { return record.pos <= *committed; }),
+            queued.end());
+    }
+    if (queued.empty()) {
+        return;
+    }
+    size_t charge = 0;
+    for (const QueuedRecord &record : queued) {
+        charge += Charge(record);
+    }
     {
         std::lock_guard<std::mutex> lock(mutex_);
         uint64_t sequence = first_segment_ + segments_.size();
@@ -181,8 +195,8 @@ void SnowpipeChannel::Enqueue(std::vector<PendingRecord> records) {
             record.segment = sequence;
             records_.push_back(record);
         }
-        segments_.push_back(std::move(segment));
-        shared_.in_flight_bytes += bytes + queued.size() * sizeof(QueuedRecord);
+        segments_.push_back(std::move(segment.text));
+        shared_.in_flight_bytes += charge;
     }
     wake_.notify_all();
 }

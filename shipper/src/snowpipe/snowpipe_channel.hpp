@@ -78,6 +78,14 @@ struct QueuedRecord {
     uint32_t length = 0;   // without the '\n'
 };
 
+// Records for one channel, built by the caller without a string per record: their texts
+// back to back in `text`, each followed by '\n', and where each lies (offset and length;
+// Enqueue() sets the segment number).
+struct ChannelSegment {
+    std::string text;
+    std::vector<QueuedRecord> records;  // in stream order
+};
+
 class SnowpipeChannel {
   public:
     SnowpipeChannel(std::string name, TokenSource &tokens, PipeAddress pipe, ChannelOptions options,
@@ -97,6 +105,7 @@ class SnowpipeChannel {
     // Takes records in stream order; those at or below the committed token are dropped
     // (already in Snowflake: a replay after a restart).
     void Enqueue(std::vector<PendingRecord> records);
+    void Enqueue(ChannelSegment segment);
     // The oldest record not yet known to be committed.
     std::optional<StreamPosition> FirstPending() const;
 

@@ -145,9 +145,22 @@ void SnowpipeSink::DeadLetterOversized(const Batch &batch, size_t index, int cha
     }
 }
 
+// Each channel's records are copied straight into one segment of text (no string per
+// record), sized exactly by a first pass over the batch.
 void SnowpipeSink::Submit(Batch batch) {
     size_t n = channels_.size();
-    std::vector<std::vector<PendingRecord>> parts(n);
+    std::vector<ChannelSegment> parts(n);
+    std::vector<size_t> counts(n, 0);
+    std::vector<size_t> bytes(n, 0);
+    for (const RecordMeta &meta : batch.records) {
+        size_t channel = meta.route_hash % n;
+        ++counts[channel];
+        bytes[channel] += meta.length + size_t{1};
+    }
+    for (size_t c = 0; c < n; ++c) {
+        parts[c].records.reserve(counts[c]);
+        parts[c].text.reserve(bytes[c]);
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     for (size_t i = 0; i < batch.records.size(); ++i) {
         const RecordMeta &meta = batch.records[i];
@@ -157,10 +170,15 @@ void SnowpipeSink::Submit(Batch batch) {
             DeadLetterOversized(batch, i, channel);
             continue;
         }
-        parts[channel].push_back(PendingRecord{meta.pos, std::string(batch.RecordText(i))});
+        ChannelSegment &part = parts[channel];
+        std::string_view text = batch.RecordText(i);
+        part.records.push_back(QueuedRecord{meta.pos, 0, static_cast<uint32_t>(part.text.size()),
+                                            static_cast<uint32_t>(text.size())});
+        part.text.append(text.data(), text.size());
+        part.text += '\n';
     }
     for (size_t c = 0; c < n; ++c) {
-        if (!parts[c].empty()) {
+        if (!parts[c].records.empty()) {
             channels_[c]->Enqueue(std::move(parts[c]));
         }
     }
