@@ -150,6 +150,11 @@ PgError ClassifyResult(const PGresult *res, const std::string &what) {
         return {PgFailure::kAuthentication, text + "; fix the credentials"};
     if (sqlstate == "55006")
         return {PgFailure::kSlotBusy, text + " (another consumer holds the slot; will retry)"};
+    if (sqlstate == "42501")  // insufficient_privilege
+        return {PgFailure::kConfiguration,
+                text +
+                    "; grant the shipper's role what it needs: psql -v role=<role> -f "
+                    "sql/postgres/shipper_role.sql"};
     if (cls == "42" || cls == "22" || sqlstate == "58P01" || sqlstate == "0A000")
         return {PgFailure::kConfiguration, text};
     if (cls == "08" || cls == "57" || cls == "53")

@@ -493,6 +493,10 @@ int RunResnapshotCommand(const Settings &settings, const std::string &table, boo
             message +=
                 "fix: re-snapshots need the snowcdc extension 1.1 in this database: "
                 "ALTER EXTENSION snowcdc UPDATE (or CREATE EXTENSION snowcdc)\n";
+        else if (message.find("permission denied") != std::string::npos)
+            message +=
+                "fix: grant this role the re-snapshot functions: see the operators' part "
+                "of sql/postgres/shipper_role.sql\n";
         std::fprintf(stderr, "%s", message.c_str());
         return 1;
     }
