@@ -102,10 +102,16 @@ void CheckExtension(PgConn &conn, Report *report) {
         return;
     }
     report->Ok("extension", "snowcdc " + res.Value(0, 0));
-    if (conn.Exec("SELECT check_name, status, detail, fix FROM snowcdc.setup_check()",
-                  PGRES_TUPLES_OK, &res)) {
-        report->Warn("setup_check", "snowcdc.setup_check() is not available",
-                     "upgrade the extension: ALTER EXTENSION snowcdc UPDATE");
+    if (auto error = conn.Exec("SELECT check_name, status, detail, fix FROM snowcdc.setup_check()",
+                               PGRES_TUPLES_OK, &res)) {
+        // It reads output_plugin_libraries, a setting only superusers and pg_read_all_settings
+        // may see.
+        if (error->message.find("pg_read_all_settings") != std::string::npos)
+            report->Warn("setup_check", "this role may not run snowcdc.setup_check()",
+                         "run check as a superuser, or GRANT pg_read_all_settings TO the role");
+        else
+            report->Warn("setup_check", "snowcdc.setup_check() is not available",
+                         "upgrade the extension: ALTER EXTENSION snowcdc UPDATE");
         return;
     }
     for (int i = 0; i < res.Rows(); ++i) {

@@ -27,8 +27,8 @@
 \set ON_ERROR_STOP on
 \if :{?role}
 \else
-\echo 'shipper_role.sql: set the role: psql -v role=<shipper role> -f sql/postgres/shipper_role.sql'
-\quit
+DO $$ BEGIN RAISE EXCEPTION 'shipper_role.sql: no role given'
+    USING HINT = 'psql -v role=<shipper role> -f sql/postgres/shipper_role.sql'; END $$;
 \endif
 \if :{?schema}
 \else
@@ -75,6 +75,12 @@ GRANT EXECUTE ON FUNCTION
 GRANT SELECT ON snowcdc.snapshot_requests TO :"role";
 
 COMMIT;
+
+-- Optional, not needed to ship: `snowcdc-shipper check` runs snowcdc.setup_check(), which reads
+-- output_plugin_libraries, a setting only superusers and pg_read_all_settings may see; without
+-- it check warns and skips those checks. pg_read_all_settings shows every setting, so grant it
+-- only if the role should run check:
+--   GRANT pg_read_all_settings TO :"role";
 
 -- Operators who only request and cancel re-snapshots (no replication, no table data): run these
 -- by hand for such a role, e.g. with -v operator=<role> and psql's :"operator".

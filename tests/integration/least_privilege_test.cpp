@@ -107,6 +107,17 @@ TEST_F(LeastPrivilegeTest, ShipperRoleFromTheScriptRunsEverything) {
     GrantShipperRole("shipper");
     ASSERT_EQ(cluster_->Query("SELECT rolsuper FROM pg_roles WHERE rolname = 'shipper'"), "f");
 
+    // `check` works as the role; setup_check() needs pg_read_all_settings, and check says so.
+    std::string check;
+    EXPECT_EQ(
+        RunShell(std::string(SNOWCDC_SHIPPER_BINARY) + " --conninfo '" + ConnInfoAs("shipper") +
+                     "' --slot s1 --sink ndjson-dir --output-dir " + dir_ + " check",
+                 &check),
+        0)
+        << check;
+    EXPECT_NE(check.find("ok    replication"), std::string::npos) << check;
+    EXPECT_NE(check.find("GRANT pg_read_all_settings"), std::string::npos) << check;
+
     StartShipper("shipper");
     // The initial snapshot: every row of both tables as an `r` record.
     ASSERT_TRUE(WaitUntil(
