@@ -45,7 +45,7 @@ GRANT EXECUTE ON FUNCTION snowcdc.heartbeat() TO :"role";
 
 -- The initial snapshot (snapshot = initial): encode_rows reads the tables in the exported
 -- snapshot and checks SELECT on each; encode_row reads the rest of a block when a snapshot
--- resumes after a crash.
+-- resumes after a crash. (PUBLIC has USAGE on schema public by default; other schemas need it.)
 GRANT USAGE ON SCHEMA :"schema" TO :"role";
 GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO :"role";
 GRANT EXECUTE ON FUNCTION

@@ -2,7 +2,8 @@
 // sql/postgres/shipper_role.sql grants runs the real snowcdc-shipper through an initial snapshot
 // of two tables, streamed changes, idle heartbeats and a re-snapshot it requested itself with
 // `snowcdc-shipper resnapshot`; every record arrives and nothing in its log is a permission
-// error. A role without those grants gets an error naming the privilege it lacks.
+// error. A role without those grants gets an error naming the privilege it lacks and the file;
+// and with any one of the file's grants taken back, the shipper fails naming that object.
 //
 // TempCluster's initdb uses -A trust, whose pg_hba.conf has "host replication all 127.0.0.1/32
 // trust" and "host all all 127.0.0.1/32 trust": any role may connect, for replication too, on
@@ -14,6 +15,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 #include <tuple>
 
 #include "pg_cluster.hpp"
@@ -221,6 +223,60 @@ TEST_F(LeastPrivilegeTest, RoleWithoutTheGrantsIsToldWhatIsMissing) {
     log = ReadFileText(log_);
     EXPECT_NE(log.find("permission denied for table items"), std::string::npos) << log;
     EXPECT_NE(log.find("sql/postgres/shipper_role.sql"), std::string::npos) << log;
+}
+
+// Nothing in the file is more than needed: with any one of these grants taken back, the
+// shipper (or the re-snapshot it runs) stops on a permission error naming that object.
+TEST_F(LeastPrivilegeTest, EveryGrantIsNeeded) {
+    struct Case {
+        std::string revoke;
+        std::string expected;
+        bool request;  // the grant is used by a re-snapshot
+    };
+    const std::vector<Case> cases = {
+        {"EXECUTE ON FUNCTION snowcdc.heartbeat()", "permission denied for function heartbeat",
+         false},
+        {"SELECT ON items", "permission denied for table items", false},
+        {"EXECUTE ON FUNCTION snowcdc.encode_rows(regclass, pg_lsn, timestamptz, bigint, bigint, "
+         "boolean)",
+         "permission denied for function encode_rows", false},
+        {"SELECT ON snowcdc.snapshot_request", "permission denied for table snapshot_request",
+         true},
+        {"EXECUTE ON FUNCTION snowcdc.snapshot_start(bigint)",
+         "permission denied for function snapshot_start", true},
+        {"EXECUTE ON FUNCTION snowcdc.snapshot_watermark(bigint, bigint, text, text)",
+         "permission denied for function snapshot_watermark", true},
+        {"EXECUTE ON FUNCTION snowcdc.snapshot_chunk(bigint, text[], integer, boolean)",
+         "permission denied for function snapshot_chunk", true},
+        {"EXECUTE ON FUNCTION snowcdc.snapshot_advance(bigint, bigint, text[], bigint, boolean)",
+         "permission denied for function snapshot_advance", true},
+    };
+    for (size_t i = 0; i < cases.size(); ++i) {
+        SCOPED_TRACE("without GRANT " + cases[i].revoke);
+        std::string role = "lp" + std::to_string(i);
+        cluster_->Exec("CREATE ROLE " + role + " LOGIN REPLICATION");
+        GrantShipperRole(role);
+        cluster_->Exec("REVOKE " + cases[i].revoke + " FROM " + role);
+        if (cases[i].request)
+            cluster_->Exec("SELECT snowcdc.request_snapshot('orders')");
+        StartShipper(role);
+        ASSERT_TRUE(WaitUntil(
+            [&] {
+                return ReadFileText(log_).find(cases[i].expected) != std::string::npos ||
+                       !shipper_->Running();
+            },
+            seconds(60)));
+        std::string log = ReadFileText(log_);
+        EXPECT_NE(log.find(cases[i].expected), std::string::npos) << log;
+        EXPECT_NE(log.find("sql/postgres/shipper_role.sql"), std::string::npos) << log;
+        if (shipper_->Running())
+            shipper_->Signal(SIGTERM);
+        shipper_->WaitExit();
+        shipper_.reset();
+        cluster_->Exec("SELECT snowcdc.cancel_snapshot('orders')");
+        cluster_->Exec("SELECT pg_drop_replication_slot('s1')");
+        RunShell("rm -f " + log_ + " " + dir_ + "/*");
+    }
 }
 
 }  // namespace
