@@ -536,9 +536,12 @@ void Shipper::MaybeHeartbeat(Clock::time_point now) {
     }
     if (auto error = heartbeat_conn_.Exec("SELECT snowcdc.heartbeat()", PGRES_TUPLES_OK, nullptr)) {
         ErrorCounter("heartbeat").Inc();
+        // A permission error already carries its fix (ClassifyResult).
+        bool denied = error->message.find("permission denied") != std::string::npos;
         LogWarning("heartbeat failed: " + error->message +
-                   "; install the extension in this database (CREATE EXTENSION snowcdc) so an "
-                   "idle slot can advance");
+                   (denied ? ""
+                           : "; install the extension in this database (CREATE EXTENSION "
+                             "snowcdc) so an idle slot can advance"));
         heartbeat_conn_.Reset();
         return;
     }

@@ -269,6 +269,7 @@ TEST_F(LeastPrivilegeTest, EveryGrantIsNeeded) {
         std::string log = ReadFileText(log_);
         EXPECT_NE(log.find(cases[i].expected), std::string::npos) << log;
         EXPECT_NE(log.find("sql/postgres/shipper_role.sql"), std::string::npos) << log;
+        EXPECT_EQ(log.find("CREATE EXTENSION"), std::string::npos) << "a misleading fix: " << log;
         if (shipper_->Running())
             shipper_->Signal(SIGTERM);
         shipper_->WaitExit();
