@@ -482,11 +482,13 @@ $$;
 
 -- For the shipper: one chunk of a request's table in key order, after the key `after` (NULL:
 -- from the start), at most `max_rows` rows: each row's `r` record (lsn, seq 0 and ts as placeholders
--- the shipper replaces) and its key as text.
+-- the shipper replaces) and its key as text. It runs with the caller's rights (it only reads
+-- snowcdc.snapshot_request), so the shipper ships only tables its role may SELECT: a request
+-- never widens what leaves the database.
 CREATE FUNCTION snowcdc.snapshot_chunk(request bigint, after text[], max_rows integer,
                                        numeric_as_string boolean DEFAULT false)
 RETURNS TABLE(record text, key text[])
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

@@ -96,6 +96,26 @@ SELECT snowcdc.request_snapshot('rs_two') > 0 AS requested;
 RESET ROLE;
 SELECT "table", requested_by FROM snowcdc.snapshot_requests WHERE status = 'requested'
 ORDER BY id;
+-- The chunk runs with the caller's rights: a role that may not read rs_two gets none of its
+-- rows, whoever requested it.
+SELECT id AS two_id FROM snowcdc.snapshot_request WHERE rel = 'rs_two'::regclass
+ORDER BY id DESC LIMIT 1 \gset
+GRANT SELECT ON snowcdc.snapshot_request TO rs_nobody;
+GRANT EXECUTE ON FUNCTION snowcdc.snapshot_chunk(bigint, text[], integer, boolean) TO rs_nobody;
+GRANT EXECUTE ON FUNCTION snowcdc.encode_row(regclass, record, pg_lsn, bigint, timestamptz, boolean)
+    TO rs_nobody;
+SET ROLE rs_nobody;
+SELECT count(*) FROM snowcdc.snapshot_chunk(:two_id, NULL, 10);
+RESET ROLE;
+GRANT SELECT ON rs_two TO rs_nobody;
+SET ROLE rs_nobody;
+SELECT count(*) > 0 AS reads_granted_table FROM snowcdc.snapshot_chunk(:two_id, NULL, 10);
+RESET ROLE;
+REVOKE ALL ON rs_two FROM rs_nobody;
+REVOKE ALL ON snowcdc.snapshot_request FROM rs_nobody;
+REVOKE ALL ON FUNCTION snowcdc.snapshot_chunk(bigint, text[], integer, boolean) FROM rs_nobody;
+REVOKE ALL ON FUNCTION snowcdc.encode_row(regclass, record, pg_lsn, bigint, timestamptz, boolean)
+    FROM rs_nobody;
 
 REVOKE ALL ON rs FROM rs_nobody;
 REVOKE ALL ON SCHEMA snowcdc FROM rs_nobody;

@@ -21,8 +21,9 @@
 -- Not needed, and not granted: the REPLICATION attribute covers the slot (create, stream,
 -- confirm) and reading pg_replication_slots; CONNECT on the database, snowcdc.snapshot_ranges,
 -- snowcdc.snapshot_seq and snowcdc.setup_check are granted to PUBLIC by default. A re-snapshot
--- reads its table through snowcdc.snapshot_chunk, which runs as the extension's owner, so it
--- needs no SELECT on the table.
+-- reads its table through snowcdc.snapshot_chunk with the shipper's own rights, so it needs the
+-- same SELECT on the table as the initial snapshot: a request never widens what the shipper
+-- may ship.
 
 \set ON_ERROR_STOP on
 \if :{?role}
@@ -88,4 +89,5 @@ COMMIT;
 --   GRANT EXECUTE ON FUNCTION snowcdc.request_snapshot(regclass),
 --                             snowcdc.cancel_snapshot(regclass) TO :"operator";
 --   GRANT SELECT ON snowcdc.snapshot_requests TO :"operator";   -- to watch the progress
--- (request_snapshot runs as the extension's owner: it needs no privilege on the table itself.)
+-- (request_snapshot needs no privilege on the table itself: the shipper reads the table with
+-- its own rights, so an operator can only have it ship tables the shipper's role may read.)
