@@ -15,6 +15,7 @@
 
 #include "log.hpp"
 #include "record_framing.hpp"
+#include "settings.hpp"
 
 namespace snowcdc {
 
@@ -228,6 +229,11 @@ void NdjsonDirSink::Close() {
         Sync();
         file_.Reset();
     }
+}
+
+void NdjsonDirSink::Reload(const Settings &settings) {
+    SetRotation(settings.GetBytes("file_rotate_bytes"),
+                settings.GetDuration("file_rotate_interval"));
 }
 
 void NdjsonDirSink::SetRotation(uint64_t bytes, std::chrono::milliseconds interval) {

@@ -72,6 +72,8 @@ class NdjsonDirSink : public Sink {
     void Close() override;
     // snapshot-plan.json and snap_<relid>_<part>.ndjson files next to the change files.
     SnapshotStore *Snapshots() override { return snapshot_store_.get(); }
+    // file_rotate_bytes and file_rotate_interval.
+    void Reload(const Settings &settings) override;
 
     void SetRotation(uint64_t bytes, std::chrono::milliseconds interval);
     // File names sort in stream order: snowcdc-<lsn 16 hex>-<seq 8 hex>.ndjson of the first record.

@@ -9,7 +9,6 @@
 #include "log.hpp"
 #include "record_framing.hpp"
 #include "signals.hpp"
-#include "sink_factory.hpp"
 #include "snapshot.hpp"
 
 namespace snowcdc {
@@ -108,7 +107,7 @@ void Shipper::ApplySettings() {
                                      settings_.GetDuration("reconnect_max_delay"), 2.0});
     if (auto level = ParseLogLevel(settings_.GetString("log_level")))
         SetLogLevel(*level);
-    ReloadSink(*sink_, settings_);
+    sink_->Reload(settings_);
 }
 
 void Shipper::ApplyReload() {

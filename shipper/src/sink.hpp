@@ -13,6 +13,7 @@
 namespace snowcdc {
 
 class SnapshotStore;
+class Settings;
 
 // Position of a record in the change stream: (commit LSN, seq), totally ordered.
 struct StreamPosition {
@@ -86,6 +87,9 @@ class Sink {
     // Where the initial snapshot's plan and per-range streams go (snapshot.hpp); nullptr when
     // the sink cannot hold a snapshot. Valid after Open().
     virtual SnapshotStore *Snapshots() { return nullptr; }
+
+    // Applies the sink's reloadable settings after SIGHUP (sinks without any ignore it).
+    virtual void Reload(const Settings &) {}
 };
 
 }  // namespace snowcdc

@@ -35,10 +35,4 @@ std::unique_ptr<Sink> MakeSink(const Settings &settings) {
                       "' is not built into this shipper; use ndjson-stdout or ndjson-dir");
 }
 
-void ReloadSink(Sink &sink, const Settings &settings) {
-    if (auto *dir = dynamic_cast<NdjsonDirSink *>(&sink))
-        dir->SetRotation(settings.GetBytes("file_rotate_bytes"),
-                         settings.GetDuration("file_rotate_interval"));
-}
-
 }  // namespace snowcdc

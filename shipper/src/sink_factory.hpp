@@ -16,7 +16,4 @@ std::vector<SettingSpec> AllSettingSpecs();
 // Throws ConfigError naming the setting to fix when the sink cannot be built.
 std::unique_ptr<Sink> MakeSink(const Settings &settings);
 
-// Applies reloadable sink settings after SIGHUP (no-op for sinks without any).
-void ReloadSink(Sink &sink, const Settings &settings);
-
 }  // namespace snowcdc
