@@ -621,19 +621,19 @@ void SnowpipeDouble::SetRejectRowsContaining(const std::string &marker) {
     options_.reject_rows_containing = marker;
 }
 
-std::vector<CommittedRow> SnowpipeDouble::Committed() const {
+std::vector<CommittedRow> SnowpipeDouble::Committed() {
     std::lock_guard<std::mutex> lock(mutex_);
-    const_cast<SnowpipeDouble *>(this)->Promote();
+    Promote();
     return committed_;
 }
 
-size_t SnowpipeDouble::CommittedCount() const {
+size_t SnowpipeDouble::CommittedCount() {
     std::lock_guard<std::mutex> lock(mutex_);
-    const_cast<SnowpipeDouble *>(this)->Promote();
+    Promote();
     return committed_.size();
 }
 
-std::string SnowpipeDouble::CommittedNdjson() const {
+std::string SnowpipeDouble::CommittedNdjson() {
     std::string out;
     for (const CommittedRow &row : Committed()) {
         out += json{{"channel", row.channel}, {"offset_token", row.offset_token}}.dump();
@@ -643,9 +643,9 @@ std::string SnowpipeDouble::CommittedNdjson() const {
     return out;
 }
 
-std::optional<std::string> SnowpipeDouble::CommittedToken(const std::string &channel) const {
+std::optional<std::string> SnowpipeDouble::CommittedToken(const std::string &channel) {
     std::lock_guard<std::mutex> lock(mutex_);
-    const_cast<SnowpipeDouble *>(this)->Promote();
+    Promote();
     auto it = channels_.find(channel);
     return it == channels_.end() ? std::nullopt : it->second.committed_token;
 }

@@ -96,10 +96,12 @@ class SnowpipeDouble {
     void HoldCommits(bool hold);
     void SetRejectRowsContaining(const std::string &marker);
 
-    std::vector<CommittedRow> Committed() const;
-    size_t CommittedCount() const;
-    std::string CommittedNdjson() const;
-    std::optional<std::string> CommittedToken(const std::string &channel) const;
+    // Reading what is committed first commits the rows whose delay has passed (as a status
+    // call does), so these change the double and are not const.
+    std::vector<CommittedRow> Committed();
+    size_t CommittedCount();
+    std::string CommittedNdjson();
+    std::optional<std::string> CommittedToken(const std::string &channel);
     std::vector<std::string> Channels() const;
     DoubleStats Stats() const;
     // Waits until `ready` holds (checked after every state change and as commits come due);
