@@ -532,6 +532,16 @@ void Shipper::MaybeHeartbeat(Clock::time_point now) {
             LogWarning("heartbeat connection failed: " + error->message);
             return;
         }
+        // The heartbeat runs inside the replication loop, so it must never wait long: its commit
+        // does not wait for synchronous standbys (decoding does not either), and a statement
+        // that hangs is cancelled well before wal_sender_timeout.
+        if (auto error =
+                heartbeat_conn_.Exec("SET synchronous_commit = local; SET statement_timeout = '5s'",
+                                     PGRES_COMMAND_OK, nullptr)) {
+            LogWarning("heartbeat connection setup failed: " + error->message);
+            heartbeat_conn_.Reset();
+            return;
+        }
     }
     if (auto error = heartbeat_conn_.Exec("SELECT snowcdc.heartbeat()", PGRES_TUPLES_OK, nullptr)) {
         ErrorCounter("heartbeat").Inc();
