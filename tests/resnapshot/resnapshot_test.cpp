@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "load_writer.hpp"
 #include "pg_cluster.hpp"
 #include "shipper_harness.hpp"
 
@@ -29,62 +30,25 @@ using std::chrono::seconds;
 
 constexpr int kRows = 20000;
 
-// Keeps changing table t until stopped: only rows whose id is a multiple of 5 (and new rows
-// above kRows) are touched, so every other row exists unchanged throughout.
-class Writer {
-  public:
-    explicit Writer(const std::string &conninfo) : thread_([this, conninfo] { Run(conninfo); }) {}
-    ~Writer() { Stop(); }
-    void Stop() {
-        stop_ = true;
-        if (thread_.joinable())
-            thread_.join();
-    }
-    uint64_t Commits() const { return commits_; }
-    const std::string &Error() const { return error_; }
-
-  private:
-    void Run(const std::string &conninfo) {
-        PGconn *conn = PQconnectdb(conninfo.c_str());
-        std::mt19937 rng(11);
-        std::uniform_int_distribution<int> pick(1, kRows / 5);
-        int next_id = 1000000;
-        while (!stop_ && PQstatus(conn) == CONNECTION_OK) {
-            std::string id = std::to_string(pick(rng) * 5);
-            std::string sql;
-            switch (rng() % 6) {
-                case 0:
-                    sql = "INSERT INTO t VALUES (" + std::to_string(next_id++) + ", 'new', 0)";
-                    break;
-                case 1:
-                    sql = "DELETE FROM t WHERE id = " + id;
-                    break;
-                case 2:  // re-insert a deleted row (a no-op while it exists)
-                    sql = "INSERT INTO t VALUES (" + id + ", 'again', 1) ON CONFLICT DO NOTHING";
-                    break;
-                case 3:  // key change: to a free multiple of 5 above kRows
-                    sql = "UPDATE t SET id = " + std::to_string(5 * (next_id++)) +
-                          " WHERE id = " + id;
-                    break;
-                default:
-                    sql = "UPDATE t SET n = n + 1, v = 'upd' WHERE id = " + id;
-            }
-            PGresult *res = PQexec(conn, sql.c_str());
-            if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                error_ = PQresultErrorMessage(res);
-            PQclear(res);
-            if (!error_.empty())
-                break;
-            ++commits_;
+// Changes to table t, one statement per transaction: only rows whose id is a multiple of 5 (and
+// new rows above kRows) are touched, so every other row exists unchanged throughout.
+LoadWriter::NextStatement TableChanges() {
+    return [next_id = 1000000](std::mt19937 &rng) mutable -> std::string {
+        std::string id = std::to_string(std::uniform_int_distribution<int>(1, kRows / 5)(rng) * 5);
+        switch (rng() % 6) {
+            case 0:
+                return "INSERT INTO t VALUES (" + std::to_string(next_id++) + ", 'new', 0)";
+            case 1:
+                return "DELETE FROM t WHERE id = " + id;
+            case 2:  // re-insert a deleted row (a no-op while it exists)
+                return "INSERT INTO t VALUES (" + id + ", 'again', 1) ON CONFLICT DO NOTHING";
+            case 3:  // key change: to a free multiple of 5 above kRows
+                return "UPDATE t SET id = " + std::to_string(5 * (next_id++)) + " WHERE id = " + id;
+            default:
+                return "UPDATE t SET n = n + 1, v = 'upd' WHERE id = " + id;
         }
-        PQfinish(conn);
-    }
-
-    std::atomic<bool> stop_{false};
-    std::atomic<uint64_t> commits_{0};
-    std::string error_;
-    std::thread thread_;
-};
+    };
+}
 
 class ResnapshotTest : public ::testing::Test {
   protected:
@@ -217,8 +181,9 @@ class ResnapshotTest : public ::testing::Test {
         for (const json &r : Records("t"))
             if (r["op"] == "r" && r["lsn"].get<uint64_t>() > after_lsn) {
                 int64_t id = r["after"]["id"].get<int64_t>();
-                if (id % 5 != 0 && id <= kRows)
+                if (id % 5 != 0 && id <= kRows) {
                     EXPECT_EQ(r["after"]["v"], "v" + std::to_string(id));
+                }
                 seen.insert(id);
             }
         int missing = 0;
@@ -241,7 +206,7 @@ class ResnapshotTest : public ::testing::Test {
 
 TEST_F(ResnapshotTest, UnderWriteLoadTheRebuiltTableEqualsTheSource) {
     StartShipper("200");
-    Writer writer(cluster_->ConnInfo());
+    LoadWriter writer(cluster_->ConnInfo(), 11, TableChanges());
     ASSERT_TRUE(WaitUntil([&] { return writer.Commits() > 50 || !writer.Error().empty(); }));
     uint64_t before = CurrentLsn();
     uint64_t commits_at_request = writer.Commits();
@@ -270,7 +235,7 @@ TEST_F(ResnapshotTest, UnderWriteLoadTheRebuiltTableEqualsTheSource) {
 
 TEST_F(ResnapshotTest, KillNineMidResnapshotAndTheRestartFinishesIt) {
     StartShipper("50");
-    Writer writer(cluster_->ConnInfo());
+    LoadWriter writer(cluster_->ConnInfo(), 11, TableChanges());
     uint64_t before = CurrentLsn();
     Request();
     ASSERT_TRUE(WaitUntil([&] { return DurableChunks() >= 3 || !shipper_->Running(); }));

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "big_table_load.hpp"
 #include "pg_cluster.hpp"
 #include "shipper_harness.hpp"
 #include "snowpipe_double.hpp"
@@ -31,56 +32,6 @@ namespace {
 using json = nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-// Keeps changing table big (updates, inserts, deletes of ids >= first_touched) until stopped.
-class Writer {
-  public:
-    Writer(const std::string &conninfo, int ids, int first_touched)
-        : thread_([this, conninfo, ids, first_touched] { Run(conninfo, ids, first_touched); }) {}
-    ~Writer() { Stop(); }
-    void Stop() {
-        stop_ = true;
-        if (thread_.joinable())
-            thread_.join();
-    }
-    uint64_t Commits() const { return commits_; }
-    const std::string &Error() const { return error_; }
-
-  private:
-    void Run(const std::string &conninfo, int ids, int first_touched) {
-        PGconn *conn = PQconnectdb(conninfo.c_str());
-        std::mt19937 rng(11);
-        std::uniform_int_distribution<int> pick(first_touched, ids);
-        int next_id = 10000000;
-        while (!stop_ && PQstatus(conn) == CONNECTION_OK) {
-            int id = pick(rng);
-            std::string sql;
-            switch (rng() % 4) {
-                case 0:
-                    sql = "INSERT INTO big VALUES (" + std::to_string(next_id++) + ", 1, 'new')";
-                    break;
-                case 1:
-                    sql = "DELETE FROM big WHERE id = " + std::to_string(id);
-                    break;
-                default:
-                    sql = "UPDATE big SET v = v + 1, pad = 'upd' WHERE id = " + std::to_string(id);
-            }
-            PGresult *res = PQexec(conn, sql.c_str());
-            if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                error_ = PQresultErrorMessage(res);
-            PQclear(res);
-            if (!error_.empty())
-                break;
-            ++commits_;
-        }
-        PQfinish(conn);
-    }
-
-    std::atomic<bool> stop_{false};
-    std::atomic<uint64_t> commits_{0};
-    std::string error_;
-    std::thread thread_;
-};
 
 class SnapshotSnowpipeTest : public ::testing::Test {
   protected:
@@ -177,7 +128,8 @@ TEST_F(SnapshotSnowpipeTest, KillNineMidSnapshotResumesEveryRowExactlyOnce) {
     cluster_->Exec("CREATE TABLE big (id int PRIMARY KEY, v bigint, pad text)");
     cluster_->Exec(
         "INSERT INTO big SELECT g, g, repeat('p', 200) FROM generate_series(1, 120000) g");
-    Writer writer(cluster_->ConnInfo(), 120000, 80001);  // ids 1..80000 stay untouched
+    LoadWriter writer(cluster_->ConnInfo(), 11,
+                      BigTableChanges(120000, 80001));  // ids 1..80000 stay untouched
     ASSERT_TRUE(WaitUntil([&] { return writer.Commits() > 20; }));
 
     StartShipper();

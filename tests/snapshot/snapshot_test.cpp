@@ -24,6 +24,7 @@
 
 #include <httplib.h>
 
+#include "big_table_load.hpp"
 #include "pg_cluster.hpp"
 #include "shipper_harness.hpp"
 
@@ -74,56 +75,6 @@ double MetricValue(const std::string &text, const std::string &series) {
             return std::stod(line.substr(series.size() + 1));
     return -1;
 }
-
-// Keeps changing table big (updates, inserts, deletes, one transaction each) until stopped.
-class Writer {
-  public:
-    Writer(const std::string &conninfo, int ids, int first_touched)
-        : thread_([this, conninfo, ids, first_touched] { Run(conninfo, ids, first_touched); }) {}
-    ~Writer() { Stop(); }
-    void Stop() {
-        stop_ = true;
-        if (thread_.joinable())
-            thread_.join();
-    }
-    uint64_t Commits() const { return commits_; }
-    const std::string &Error() const { return error_; }
-
-  private:
-    void Run(const std::string &conninfo, int ids, int first_touched) {
-        PGconn *conn = PQconnectdb(conninfo.c_str());
-        std::mt19937 rng(7);
-        std::uniform_int_distribution<int> pick(first_touched, ids);
-        int next_id = 10000000;
-        while (!stop_ && PQstatus(conn) == CONNECTION_OK) {
-            int id = pick(rng);
-            std::string sql;
-            switch (rng() % 4) {
-                case 0:
-                    sql = "INSERT INTO big VALUES (" + std::to_string(next_id++) + ", 1, 'new')";
-                    break;
-                case 1:
-                    sql = "DELETE FROM big WHERE id = " + std::to_string(id);
-                    break;
-                default:
-                    sql = "UPDATE big SET v = v + 1, pad = 'upd' WHERE id = " + std::to_string(id);
-            }
-            PGresult *res = PQexec(conn, sql.c_str());
-            if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                error_ = PQresultErrorMessage(res);
-            PQclear(res);
-            if (!error_.empty())
-                break;
-            ++commits_;
-        }
-        PQfinish(conn);
-    }
-
-    std::atomic<bool> stop_{false};
-    std::atomic<uint64_t> commits_{0};
-    std::string error_;
-    std::thread thread_;
-};
 
 class SnapshotTest : public ::testing::Test {
   protected:
@@ -296,7 +247,8 @@ TEST_F(SnapshotTest, WritesDuringTheSnapshotAreNeitherLostNorDuplicated) {
     cluster_->Exec(
         "INSERT INTO big SELECT g, g, repeat('p', 100) FROM generate_series(1, 60000) g");
     cluster_->Exec("CREATE TABLE empty_one (id int PRIMARY KEY)");
-    Writer writer(cluster_->ConnInfo(), 60000, 30001);  // ids 1..30000 stay untouched
+    LoadWriter writer(cluster_->ConnInfo(), 7,
+                      BigTableChanges(60000, 30001));  // ids 1..30000 stay untouched
     ASSERT_TRUE(WaitUntil([&] { return writer.Commits() > 20; }));
     int metrics_port = FreeLoopbackPort();
     StartShipper({"--snapshot-range-blocks", "200", "--snapshot-parallelism", "2",
@@ -348,7 +300,8 @@ TEST_F(SnapshotTest, SigtermAndKillNineMidSnapshotResumeEachRange) {
     cluster_->Exec("CREATE TABLE big (id int PRIMARY KEY, v bigint, pad text)");
     cluster_->Exec(
         "INSERT INTO big SELECT g, g, repeat('p', 200) FROM generate_series(1, 150000) g");
-    Writer writer(cluster_->ConnInfo(), 150000, 100001);  // ids 1..100000 stay untouched
+    LoadWriter writer(cluster_->ConnInfo(), 7,
+                      BigTableChanges(150000, 100001));  // ids 1..100000 stay untouched
     std::vector<std::string> options = {"--snapshot-range-blocks", "1000",
                                         "--snapshot-parallelism",  "2",
                                         "--snapshot-commit-bytes", "128kB"};
